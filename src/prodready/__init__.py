@@ -1,0 +1,3 @@
+"""prodready: production-readiness scanner with evidence."""
+
+__version__ = "0.1.0"

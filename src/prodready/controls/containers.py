@@ -1,0 +1,238 @@
+"""Images and Dockerfiles."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from ..model import Loc
+from ._util import containers, cref
+from .base import control, failed, not_applicable, passed
+
+SECRET_ARG_RX = re.compile(
+    r"(?i)(^|_)(pass(word|wd)?|secret|token|api_?key|access_?key|private_?key|credentials?|auth)($|_)")
+SECRET_ARG_EXEMPT_RX = re.compile(r"(?i)(_FILE|_PATH|_DIR|_URL|_LENGTH|_ENDPOINT|_HOST|_PORT|_NAME|_ID|_TYPE)$")
+
+
+@control(
+    id="security.image-tag-pinned", title="Images are pinned to a version (no :latest, no untagged)",
+    category="security", severity="medium", evidence=["k8s", "compose", "dockerfile"],
+    rationale="`latest` or an untagged image means a different image on every pull: deployments stop being "
+              "reproducible, rollbacks roll back to nothing, and a compromised upstream tag ships silently.",
+    remediation="Pin a version (`python:3.12.4-slim`, `ghcr.io/acme/api:1.4.2`), ideally with a digest "
+                "(`@sha256:…`), and let a bot (Renovate/Dependabot) propose upgrades.",
+    references=["CIS Docker Benchmark 4.2", "NSA/CISA Kubernetes Hardening Guidance, 'Container images'"],
+    concepts=["k8s.image.tag_unpinned", "docker.base_image.untagged_or_latest"],
+    checklist=["security.pinned_image_tags"],
+    phrases=["pin image versions", "no latest tag", "image tags pinned"],
+)
+def image_tag_pinned(p):
+    any_ = False
+    for w, c in containers(p, include_init=True):
+        if c.image is None:
+            continue
+        any_ = True
+        if c.image.templated and c.image.tag is None:
+            yield passed(f"image {c.image.raw} is templated; pinned at deploy time", c.loc, cref(w, c))
+        elif c.image.pinned:
+            yield passed(f"image {c.image.raw} is pinned", c.loc, cref(w, c))
+        else:
+            yield failed(f"image {c.image.raw} is {'latest' if c.image.tag == 'latest' else 'untagged'}",
+                         c.loc, cref(w, c))
+    for d in p.dockerfiles:
+        aliases = {s.alias.lower() for s in d.stages if s.alias}
+        for s in d.stages:
+            base = s.base
+            if base.lower() == "scratch" or base.lower() in aliases or s.parent is not None:
+                continue
+            any_ = True
+            img = s.base_image
+            resolved = _resolve_args(base, d.args)
+            if img is None:
+                continue
+            if "$" in base and resolved == base:
+                yield passed(f"base image {base} is set by a build argument", Loc(d.path, s.line), d.path)
+            elif (img if resolved == base else _img(resolved)).pinned:
+                yield passed(f"base image {base} is pinned", Loc(d.path, s.line), d.path)
+            else:
+                yield failed(f"base image {base} is not pinned to a version", Loc(d.path, s.line), d.path)
+    if not any_:
+        yield not_applicable("no images")
+
+
+def _img(raw: str):
+    from ..model import parse_image
+
+    return parse_image(raw)
+
+
+def _resolve_args(base: str, args: dict[str, str | None]) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        val = args.get(name)
+        return val if val else m.group(0)
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, base)
+
+
+@control(
+    id="security.dockerfile-no-secrets-in-build", title="No secrets baked into images via ENV or ARG",
+    category="security", severity="high", evidence=["dockerfile"],
+    rationale="ENV values and ARG values are stored in the image's layers and history (`docker history`); "
+              "anyone who can pull the image can read them.",
+    remediation="Pass build-time secrets with BuildKit secret mounts: `RUN --mount=type=secret,id=npm_token ...`, "
+                "and runtime secrets through the orchestrator (Kubernetes Secret, Compose secrets).",
+    references=["CIS Docker Benchmark 4.10", "hadolint DL3064 (secret-like ARG/ENV)"],
+    concepts=["docker.secrets.env_arg"], checklist=["security.secrets_from_env"],
+)
+def dockerfile_no_secrets(p):
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    for d in p.dockerfiles:
+        bad = False
+        for s in d.stages:
+            for ins in s.instructions:
+                if ins.cmd not in ("ENV", "ARG"):
+                    continue
+                for name in _declared_names(ins):
+                    if SECRET_ARG_RX.search(name) and not SECRET_ARG_EXEMPT_RX.search(name):
+                        bad = True
+                        yield failed(f"{ins.cmd} {name} puts a secret into the image", Loc(d.path, ins.line), d.path,
+                                     snippet=f"{ins.cmd} {name}=****")
+        if not bad:
+            yield passed("no secret-like ENV/ARG", Loc(d.path, None), d.path)
+
+
+def _declared_names(ins) -> list[str]:
+    vals = ins.value
+    if ins.cmd == "ENV" and len(vals) >= 2 and all("=" not in v for v in vals[:1]) and len(vals) % 2 == 0 \
+            and not any("=" in v for v in vals[::2]):
+        return [vals[i] for i in range(0, len(vals), 2)]  # parsed as name/value pairs
+    return [v.split("=", 1)[0] for v in vals if v]
+
+
+@control(
+    id="reliability.dockerfile-healthcheck", title="Images declare a HEALTHCHECK", category="reliability",
+    severity="low", evidence=["dockerfile"],
+    rationale="Outside Kubernetes (Compose, plain Docker, ECS) the HEALTHCHECK is how the runtime tells a hung "
+              "process from a healthy one; without it a deadlocked service keeps receiving traffic.",
+    remediation="In the final stage: `HEALTHCHECK --interval=30s --timeout=3s CMD wget -qO- "
+                "http://127.0.0.1:8000/healthz || exit 1` (or `HEALTHCHECK NONE` when an orchestrator probes "
+                "instead).",
+    references=["CIS Docker Benchmark 4.6", "hadolint DL3057"],
+    concepts=["docker.healthcheck.missing"], checklist=["reliability.health_endpoint"],
+)
+def dockerfile_healthcheck(p):
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    for d in p.dockerfiles:
+        if d.final is None:
+            continue
+        hc = d.final.find("HEALTHCHECK")
+        if hc:
+            yield passed("HEALTHCHECK declared", Loc(d.path, hc[-1].line), d.path)
+        else:
+            yield failed("final stage has no HEALTHCHECK", Loc(d.path, d.final.line), d.path)
+
+
+MINIMAL_RX = re.compile(r"(slim|alpine|distroless|scratch|chainguard|wolfi|ubi-?minimal|busybox|micro|-minimal)", re.I)
+TOOLCHAIN_RX = re.compile(r"(^|\s)(gcc|g\+\+|build-essential|make|cmake|golang|cargo|rustc|maven|gradle|"
+                          r"-dev\b|npm (ci|install)(?!.*--omit=dev)(?!.*--production))", re.I)
+
+
+@control(
+    id="security.minimal-images", title="Final images are minimal (slim/distroless base or multi-stage)",
+    category="security", severity="low", evidence=["dockerfile"],
+    rationale="Every package in the final image is attack surface and CVE noise: compilers, package managers "
+              "and shells help an attacker more than the service.",
+    remediation="Build in one stage, copy the artefact into a slim or distroless final stage:\n"
+                "FROM python:3.12-slim AS build ... \nFROM gcr.io/distroless/python3-debian12\n"
+                "COPY --from=build /app /app",
+    references=["CIS Docker Benchmark 4.3", "NIST SP 800-190 4.1"],
+    checklist=["security.minimal_images"],
+    phrases=["minimal base images", "multi-stage builds", "alpine base image", "distroless"],
+)
+def minimal_images(p):
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    for d in p.dockerfiles:
+        final = d.final
+        if final is None:
+            continue
+        root_stage = final.lineage()[-1]
+        multi = len(d.stages) > 1 and any(
+            "--from" in " ".join(i.flags) for i in final.instructions if i.cmd == "COPY")
+        base = root_stage.base
+        loc = Loc(d.path, final.line)
+        if MINIMAL_RX.search(base):
+            yield passed(f"final stage based on {base}", loc, d.path)
+        elif multi:
+            tool = [i for i in final.instructions if i.cmd == "RUN" and TOOLCHAIN_RX.search(i.args)]
+            if tool:
+                yield failed(f"multi-stage, but the final stage on {base} installs build tools", Loc(d.path, tool[0].line),
+                             d.path)
+            else:
+                yield passed(f"multi-stage build; final stage copies artefacts onto {base}", loc, d.path)
+        else:
+            yield failed(f"single-stage image on the full {base} base", loc, d.path)
+
+
+@control(
+    id="security.dockerignore-present", title="Build contexts have a .dockerignore", category="security",
+    severity="low", evidence=["dockerfile"],
+    rationale="Without .dockerignore, `COPY . .` sends .git, .env files and local credentials into the build "
+              "context and often into the image.",
+    remediation="Add a `.dockerignore` next to the Dockerfile listing at least `.git`, `.env*`, `node_modules`, "
+                "`__pycache__`, test data and local secrets.",
+    references=["Docker documentation: .dockerignore"],
+    checklist=["security.minimal_images", "security.no_committed_secrets"],
+)
+def dockerignore_present(p):
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    ignores = {posixpath.dirname(f) for f in p.files_of("dockerignore")}
+    named = {f[: -len(".dockerignore")] for f in p.files if f.endswith(".Dockerfile.dockerignore")
+             or f.endswith("Dockerfile.dockerignore")}
+    for d in p.dockerfiles:
+        copies_all = any(i.cmd in ("COPY", "ADD") and i.value and i.value[0] in (".", "./")
+                         for s in d.stages for i in s.instructions)
+        if d.directory in ignores or (d.path + ".dockerignore")[:-len(".dockerignore")] in named:
+            yield passed(".dockerignore present in the build context", Loc(d.path, None), d.path)
+        elif copies_all:
+            line = next(i.line for s in d.stages for i in s.instructions
+                        if i.cmd in ("COPY", "ADD") and i.value and i.value[0] in (".", "./"))
+            yield failed(f"copies the whole context but {d.directory or '.'}/.dockerignore is missing",
+                         Loc(d.path, line), d.path)
+        else:
+            yield passed("copies named paths only", Loc(d.path, None), d.path)
+
+
+PIPE_SHELL_RX = re.compile(r"\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(ba|z|da)?sh\b")
+
+
+@control(
+    id="security.no-curl-pipe-shell", title="No `curl | sh` installs in images", category="security",
+    severity="medium", evidence=["dockerfile"],
+    rationale="Piping a download into a shell runs whatever the server (or anyone in the middle) returns at "
+              "build time, unverified and unpinned.",
+    remediation="Download to a file, verify a pinned checksum (`echo \"<sha256>  file\" | sha256sum -c`), then run "
+                "it; or install from a package manager with signatures.",
+    references=["CIS Docker Benchmark 4.9", "SLSA build integrity"],
+)
+def no_curl_pipe_shell(p):
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    for d in p.dockerfiles:
+        hit = False
+        for s in d.stages:
+            for i in s.instructions:
+                if i.cmd == "RUN" and PIPE_SHELL_RX.search(i.args):
+                    hit = True
+                    yield failed("downloads a script and pipes it into a shell", Loc(d.path, i.line), d.path)
+        if not hit:
+            yield passed("no piped installers", Loc(d.path, None), d.path)

@@ -1,0 +1,345 @@
+"""The pipeline: discover → parse → model → evaluate → score → report dict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from . import parse as parse_mod
+from .build import build
+from .cache import ParseCache, content_hash
+from .config import Config, ConfigError, Waiver, load_config, load_waivers
+from .controls.base import CATEGORIES, SEVERITIES, Control, Outcome, all_controls
+from .discover import discover
+from .model import Diagnostic, Project
+from .parse import Parsed, parse_bytes
+from .secrets import mask_secrets
+
+SCHEMA_VERSION = "1.0"
+SEV_ORDER = ["low", "medium", "high", "critical"]
+
+
+class ScanError(Exception):
+    """A usage or runtime error (exit code 2) with a message meant for people."""
+
+
+@dataclass
+class ScanOptions:
+    excludes: list[str] = field(default_factory=list)
+    config_path: Path | None = None
+    waivers_path: Path | None = None
+    use_waivers: bool = True
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    fail_under: float | None = None
+    fail_on: str | None = None
+    progress: Callable[[int, int], None] | None = None
+    today: dt.date | None = None
+
+
+def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, dict]:
+    t0 = time.perf_counter()
+    disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
+    cache_dir = None
+    if opts.use_cache:
+        cache_dir = opts.cache_dir or (disc.root / ".prodready" / "cache")
+    cache = ParseCache(cache_dir)
+    max_bytes = int(cfg.max_file_mb * 1048576) if cfg.max_file_mb else parse_mod.MAX_FILE_BYTES
+    parsed: list[Parsed] = []
+    total = len(disc.files)
+    for i, sf in enumerate(disc.files):
+        if opts.progress and i % 200 == 0:
+            opts.progress(i, total)
+        hit = cache.lookup_stat(sf.rel, sf.size, sf.mtime_ns)
+        if hit is not None:
+            parsed.append(hit)
+            continue
+        if sf.size > max_bytes:
+            p = Parsed(sf.rel, sf.kind)
+            p.errors.append((None, f"file is {sf.size / 1048576:.1f} MB, above the {max_bytes / 1048576:.0f} MB "
+                                   "parse limit; not parsed"))
+            parsed.append(p)
+            continue
+        try:
+            with open(sf.abspath, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            p = Parsed(sf.rel, sf.kind)
+            p.errors.append((None, f"cannot read: {exc.strerror}"))
+            parsed.append(p)
+            continue
+        digest = content_hash(data)
+        hit = cache.lookup_hash(sf.rel, digest)
+        if hit is None:
+            hit = parse_bytes(sf.rel, sf.kind, data)
+        cache.store(sf.rel, sf.size, sf.mtime_ns, digest, hit)
+        parsed.append(hit)
+    if opts.progress:
+        opts.progress(total, total)
+    cache.save({sf.rel for sf in disc.files})
+    t_parse = time.perf_counter() - t0
+    project = build(str(disc.root), parsed)
+    for rel, msg in disc.skipped:
+        project.diagnostics.append(Diagnostic("skipped", rel, None, msg))
+    stats = {"files": total, "cache_hits": cache.hits, "parse_s": round(t_parse, 3)}
+    return project, stats
+
+
+def scan(root: Path, opts: ScanOptions | None = None) -> dict[str, Any]:
+    opts = opts or ScanOptions()
+    t0 = time.perf_counter()
+    if not root.exists():
+        raise ScanError(f"path does not exist: {root}")
+    if not root.is_dir():
+        raise ScanError(f"not a directory: {root}")
+    controls = all_controls()
+    known = set(controls)
+    try:
+        cfg = load_config(root, opts.config_path, known)
+        waivers: list[Waiver] = []
+        wpath = opts.waivers_path or (Path(root, cfg.waivers_file) if cfg.waivers_file else None)
+        if wpath is None and (root / ".prodready" / "waivers.yaml").is_file():
+            wpath = root / ".prodready" / "waivers.yaml"
+        if wpath is not None:
+            if not wpath.is_file():
+                raise ConfigError(str(wpath), None, None, "waivers file not found")
+            waivers = load_waivers(wpath, known)
+    except ConfigError as exc:
+        raise ScanError(f"invalid configuration: {exc}") from None
+    project, stats = load_project(root, opts, cfg)
+    today = opts.today or dt.date.today()
+    report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
+                      waivers_file=str(wpath.relative_to(root)) if wpath and wpath.is_relative_to(root) else
+                      (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers))
+    fail_under = opts.fail_under if opts.fail_under is not None else cfg.fail_under
+    fail_on = opts.fail_on or cfg.fail_on
+    report["gates"] = gates(report, fail_under, fail_on)
+    report["duration_s"] = round(time.perf_counter() - t0, 3)
+    report["stats"] = stats
+    report["config"] = cfg.source and os.path.relpath(cfg.source, root)
+    return report
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+def _run_control(c: Control, project: Project) -> tuple[list[Outcome], str | None]:
+    try:
+        return list(c.evaluate(project)), None
+    except Exception as exc:  # a control bug is an error result, never a crashed scan
+        return [], f"control raised {type(exc).__name__}: {exc}"
+
+
+def _suppression_applies(project: Project, sup, loc) -> bool:
+    if sup.whole_file:
+        return True
+    if loc.line is None:
+        return False
+    if loc.line == sup.line:
+        return True
+    if loc.line < sup.line:
+        return False
+    text = project.sources.get(loc.path, "")
+    lines = text.splitlines()
+    for ln in range(sup.line + 1, loc.line):  # only blank lines and comments between comment and finding
+        s = lines[ln - 1].strip() if ln - 1 < len(lines) else ""
+        if s and not s.startswith(("#", "//", "/*", "*", "<!--")):
+            return False
+    return True
+
+
+def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],
+             today: dt.date, waivers_file: str | None = None, waivers_disabled: bool = False) -> dict[str, Any]:
+    diagnostics = list(project.diagnostics)
+    used_supp: set[tuple[str, int]] = set()
+    # suppressions without a reason or with unknown ids are reported and do not apply
+    for rel, parsed in project.parsed.items():
+        for s in parsed.suppressions:
+            if not s.reason:
+                diagnostics.append(Diagnostic("suppression-invalid", rel, s.line,
+                                              "suppression without a reason does not apply; write "
+                                              "'prodready: ignore <control-id> -- <reason>'"))
+            for cid in s.controls:
+                if cid not in controls:
+                    diagnostics.append(Diagnostic("suppression-invalid", rel, s.line, f"unknown control id {cid!r}"))
+    results = []
+    for cid, c in sorted(controls.items()):
+        if cid in cfg.disable:
+            continue
+        severity = cfg.severity.get(cid, c.severity)
+        outcomes, error = _run_control(c, project)
+        evidence, suppressed, waived = [], [], []
+        for o in outcomes:
+            item = _evidence(project, o)
+            if o.status == "fail" and o.loc is not None:
+                sup = next((s for s in project.parsed.get(o.loc.path, Parsed("", "")).suppressions
+                            if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)), None)
+                if sup is not None:
+                    used_supp.add((o.loc.path, sup.line))
+                    suppressed.append({**item, "reason": sup.reason, "suppression_line": sup.line})
+                    continue
+            if o.status == "fail":
+                w = _match_waiver(waivers, cid, o, today)
+                if w is not None:
+                    w.used += 1
+                    waived.append({**item, "reason": w.reason, "expires": w.expires.isoformat()})
+                    continue
+            evidence.append(item)
+        statuses = {e["status"] for e in evidence}
+        if error:
+            status = "error"
+        elif "fail" in statuses:
+            status = "fail"
+        elif "pass" in statuses or suppressed or waived:
+            status = "pass"
+        elif "needs_attestation" in statuses:
+            status = "needs_attestation"
+        else:
+            status = "not_applicable"
+        fails = [e for e in evidence if e["status"] == "fail"]
+        if error:
+            message = error
+        elif status == "fail":
+            message = fails[0]["message"] if len(fails) == 1 else f"{len(fails)} findings: {fails[0]['message']}"
+        elif status == "pass" and (suppressed or waived) and not any(e["status"] == "pass" for e in evidence):
+            message = f"passes only through {len(suppressed)} suppression(s) and {len(waived)} waiver(s)"
+        else:
+            relevant = [e for e in evidence if e["status"] == status]
+            message = relevant[0]["message"] if relevant else "no evidence"
+        results.append({
+            "control_id": cid, "title": c.title, "category": c.category, "severity": severity,
+            "status": status, "message": message, "weight": SEVERITIES[severity], "points_lost": 0.0,
+            "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
+            "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
+        })
+    for rel, parsed in project.parsed.items():
+        for s in parsed.suppressions:
+            if s.reason and (rel, s.line) not in used_supp and all(cid in controls for cid in s.controls):
+                diagnostics.append(Diagnostic("suppression-unused", rel, s.line,
+                                              f"suppression of {', '.join(s.controls)} matches no finding"))
+    for w in waivers:
+        if w.expires < today:
+            diagnostics.append(Diagnostic("waiver-expired", waivers_file or "waivers", w.line,
+                                          f"waiver for {w.control} ({w.path or w.resource}) expired on "
+                                          f"{w.expires.isoformat()} and no longer applies"))
+        elif w.used == 0:
+            diagnostics.append(Diagnostic("waiver-unmatched", waivers_file or "waivers", w.line,
+                                          f"waiver for {w.control} ({w.path or w.resource}) matches no finding"))
+    if waivers_disabled:
+        diagnostics.append(Diagnostic("waivers-disabled", waivers_file or "waivers", None,
+                                      "--no-waivers: waivers were not applied (raw state shown)"))
+    score = score_results(results)
+    kinds: dict[str, int] = {}
+    for k in project.files.values():
+        kinds[k] = kinds.get(k, 0) + 1
+    for d in diagnostics:
+        if d.kind == "parse-error":
+            results.append({
+                "control_id": "parse-error", "title": "File could not be parsed", "category": None,
+                "severity": "high", "status": "error", "message": d.message, "weight": 0, "points_lost": 0.0,
+                "verifiability": "repo", "rationale": "A file prodready cannot read is a file no control can judge.",
+                "remediation": "Fix the syntax error at the given line, or exclude the file if it is not meant to be read.",
+                "references": [], "evidence": [{"status": "error", "path": d.path, "line": d.line, "snippet":
+                                                mask_secrets(project.line_text(d.path, d.line) or "") or None,
+                                                "resource": None, "message": d.message}],
+                "suppressed": [], "waived": [],
+            })
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "prodready", "version": __version__},
+        "root": project.root,
+        "scanned_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "files": {"total": len(project.files), "by_kind": dict(sorted(kinds.items()))},
+        **score,
+        "results": results,
+        "diagnostics": [{"kind": d.kind, "path": d.path, "line": d.line, "message": d.message} for d in diagnostics],
+    }
+
+
+def _order(evidence: list[dict]) -> list[dict]:
+    rank = {"fail": 0, "needs_attestation": 1, "pass": 2, "not_applicable": 3}
+    return sorted(evidence, key=lambda e: (rank.get(e["status"], 4), e["path"] or "", e["line"] or 0))
+
+
+def _evidence(project: Project, o: Outcome) -> dict:
+    path = o.loc.path if o.loc else None
+    line = o.loc.line if o.loc else None
+    snippet = o.snippet if o.snippet is not None else (project.line_text(path, line) if path else None)
+    return {"status": o.status, "path": path, "line": line,
+            "snippet": mask_secrets(snippet) if snippet else None, "resource": o.resource,
+            "message": mask_secrets(o.message), "confidence": o.confidence}
+
+
+def _match_waiver(waivers: list[Waiver], cid: str, o: Outcome, today: dt.date) -> Waiver | None:
+    for w in waivers:
+        if w.control != cid or w.expires < today:
+            continue
+        if w.path and not (o.loc and fnmatch.fnmatch(o.loc.path, w.path)):
+            continue
+        if w.resource and not (o.resource and fnmatch.fnmatch(o.resource, w.resource)):
+            continue
+        return w
+    return None
+
+
+# --- score --------------------------------------------------------------------------------------
+
+def score_results(results: list[dict]) -> dict[str, Any]:
+    """Category score = passed weight ÷ applicable weight × 100; overall = the same over all controls
+    (the category scores' mean weighted by their applicable weight). ``needs_attestation`` counts as
+    applicable and not passed; ``not_applicable`` and ``error`` count on neither side."""
+    cats = []
+    total_applicable = sum(r["weight"] for r in results if r["status"] in ("pass", "fail", "needs_attestation"))
+    total_passed = sum(r["weight"] for r in results if r["status"] == "pass")
+    for cid, title in CATEGORIES.items():
+        rs = [r for r in results if r["category"] == cid]
+        applicable = sum(r["weight"] for r in rs if r["status"] in ("pass", "fail", "needs_attestation"))
+        passed_w = sum(r["weight"] for r in rs if r["status"] == "pass")
+        cats.append({
+            "id": cid, "title": title,
+            "score": round(100.0 * passed_w / applicable, 1) if applicable else None,
+            "passed": sum(r["status"] == "pass" for r in rs), "failed": sum(r["status"] == "fail" for r in rs),
+            "not_applicable": sum(r["status"] == "not_applicable" for r in rs),
+            "needs_attestation": sum(r["status"] == "needs_attestation" for r in rs),
+            "errors": sum(r["status"] == "error" for r in rs),
+            "passed_weight": passed_w, "applicable_weight": applicable,
+        })
+    for r in results:
+        if r["status"] in ("fail", "needs_attestation") and total_applicable:
+            r["points_lost"] = round(100.0 * r["weight"] / total_applicable, 2)
+    score = round(100.0 * total_passed / total_applicable, 1) if total_applicable else 100.0
+    return {"score": score, "level": maturity(results), "categories": cats,
+            "weights": {"total_applicable": total_applicable, "total_passed": total_passed}}
+
+
+def maturity(results: list[dict]) -> str:
+    def ok(sevs: set[str]) -> bool:
+        return all(r["status"] in ("pass", "not_applicable", "error") for r in results if r["severity"] in sevs)
+
+    if not ok({"critical"}):
+        return "none"
+    if not ok({"critical", "high"}):
+        return "bronze"
+    if not ok(set(SEVERITIES)):
+        return "silver"
+    return "gold"
+
+
+def gates(report: dict, fail_under: float | None, fail_on: str | None) -> dict[str, Any]:
+    reasons = []
+    if fail_under is not None and report["score"] < fail_under:
+        reasons.append(f"score {report['score']} is below --fail-under {fail_under:g}")
+    if fail_on is not None:
+        floor = SEV_ORDER.index(fail_on)
+        bad = [r for r in report["results"] if r["status"] == "fail" and r["severity"] in SEV_ORDER
+               and SEV_ORDER.index(r["severity"]) >= floor]
+        if bad:
+            reasons.append(f"{len(bad)} failing control(s) at or above {fail_on}: "
+                           + ", ".join(r["control_id"] for r in bad[:5]) + ("…" if len(bad) > 5 else ""))
+    return {"fail_under": fail_under, "fail_on": fail_on, "failed": bool(reasons), "reasons": reasons}

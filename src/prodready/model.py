@@ -1,0 +1,415 @@
+"""The normalised project model. Controls query this, never files.
+
+A workload is a workload whether it comes from a Kubernetes Deployment or a Compose service; a
+container knows the Dockerfile (and final stage) that builds its image when the repository has it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .parse import Heading, Parsed
+from .parsers.jsfacts import JsFacts
+from .parsers.pyfacts import PyFacts
+
+
+@dataclass(frozen=True)
+class Loc:
+    path: str
+    line: int | None = None
+
+
+# --- images & Dockerfiles -----------------------------------------------------------------------
+
+@dataclass
+class ImageRef:
+    raw: str
+    repository: str  # without registry/tag/digest; last path component is ``name``
+    tag: str | None
+    digest: str | None
+
+    @property
+    def name(self) -> str:
+        return self.repository.rsplit("/", 1)[-1]
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.digest) or (self.tag is not None and self.tag != "latest")
+
+    @property
+    def templated(self) -> bool:
+        return "${" in self.raw or "{{" in self.raw or "$(" in self.raw
+
+
+def parse_image(raw: str) -> ImageRef:
+    ref = raw.strip()
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    tag = None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref, tag = ref.rsplit(":", 1)
+    parts = ref.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    return ImageRef(raw, "/".join(parts), tag, digest)
+
+
+@dataclass
+class Instruction:
+    cmd: str
+    value: list[str]
+    flags: list[str]
+    line: int
+    original: str
+    heredocs: list[str]
+    json: bool = False
+
+    @property
+    def args(self) -> str:
+        """The instruction's arguments as one string (heredoc bodies included for RUN)."""
+        body = " ".join(self.value)
+        if self.heredocs:
+            body = body + "\n" + "\n".join(self.heredocs)
+        return body
+
+
+@dataclass
+class Stage:
+    index: int
+    base: str  # image or stage alias as written
+    alias: str | None
+    line: int
+    instructions: list[Instruction] = field(default_factory=list)
+    parent: Stage | None = None  # when FROM names an earlier stage
+
+    def lineage(self) -> list[Stage]:
+        out: list[Stage] = []
+        s: Stage | None = self
+        while s is not None and s not in out:
+            out.append(s)
+            s = s.parent
+        return out
+
+    @property
+    def base_image(self) -> ImageRef | None:
+        root = self.lineage()[-1]
+        if root.base.lower() == "scratch":
+            return None
+        return parse_image(root.base)
+
+    def effective_user(self) -> tuple[str | None, Instruction | None]:
+        """The last USER in this stage or the stages it inherits from (None = never set: root)."""
+        for s in self.lineage():
+            users = [i for i in s.instructions if i.cmd == "USER"]
+            if users:
+                return users[-1].value[0] if users[-1].value else None, users[-1]
+        return None, None
+
+    def find(self, cmd: str, inherited: bool = True) -> list[Instruction]:
+        stages = self.lineage() if inherited else [self]
+        return [i for s in stages for i in s.instructions if i.cmd == cmd]
+
+
+@dataclass
+class Dockerfile:
+    path: str
+    stages: list[Stage]
+    args: dict[str, str | None] = field(default_factory=dict)  # global ARGs before the first FROM
+
+    @property
+    def final(self) -> Stage | None:
+        return self.stages[-1] if self.stages else None
+
+    @property
+    def directory(self) -> str:
+        return self.path.rsplit("/", 1)[0] if "/" in self.path else ""
+
+
+def is_root_user(user: str | None) -> bool:
+    if user is None:
+        return True
+    name = user.split(":", 1)[0].strip()
+    return name in ("root", "0", "")
+
+
+# --- workloads ----------------------------------------------------------------------------------
+
+@dataclass
+class Probe:
+    kind: str  # liveness | readiness | startup | healthcheck
+    handler: str  # httpGet | tcpSocket | exec | grpc | healthcheck
+    target: str | None  # path/port/command summary
+    raw: Any
+    loc: Loc
+
+
+@dataclass
+class EnvVar:
+    name: str
+    value: str | None
+    source: str | None  # "secretKeyRef:name/key", "configMapKeyRef:name/key", "fieldRef", ...
+    loc: Loc
+
+
+@dataclass
+class Port:
+    container_port: int | None
+    host_port: int | None = None
+    host_ip: str | None = None
+    protocol: str = "TCP"
+    name: str | None = None
+
+
+@dataclass
+class Container:
+    name: str
+    image: ImageRef | None
+    loc: Loc
+    init: bool = False
+    raw: dict = field(default_factory=dict)
+    # security, normalised across sources (None = not stated)
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    user_declared: str | None = None  # compose ``user:``
+    privileged: bool | None = None
+    allow_privilege_escalation: bool | None = None
+    read_only_root_fs: bool | None = None
+    capabilities_add: list[str] = field(default_factory=list)
+    capabilities_drop: list[str] = field(default_factory=list)
+    seccomp: str | None = None
+    # runtime
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, Probe] = field(default_factory=dict)
+    env: list[EnvVar] = field(default_factory=list)
+    env_from: list[str] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    pull_policy: str | None = None
+    command: list[str] = field(default_factory=list)
+    # the Dockerfile that builds the image, when the repository has it, and how that link was made
+    dockerfile: Dockerfile | None = None
+    dockerfile_link: str | None = None
+
+
+@dataclass
+class Workload:
+    source: str  # "k8s" | "compose"
+    kind: str  # Deployment, StatefulSet, ..., or "ComposeService"
+    name: str
+    namespace: str | None
+    loc: Loc
+    containers: list[Container] = field(default_factory=list)
+    replicas: int | None = None  # None = not stated
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    selector: dict[str, str] | None = None
+    service_account: str | None = None
+    automount_token: bool | None = None
+    host_network: bool = False
+    host_pid: bool = False
+    host_ipc: bool = False
+    volumes: list[dict] = field(default_factory=list)
+    restart: str | None = None  # compose restart policy / k8s restartPolicy
+    strategy: dict | None = None
+    raw: dict = field(default_factory=dict)
+    pod_spec: dict = field(default_factory=dict)
+    project: str | None = None  # compose file path / k8s file path
+    dev_only: str | None = None  # why this workload is judged a local development environment, if it is
+
+    @property
+    def ref(self) -> str:
+        if self.source == "compose":
+            return f"compose service {self.name}"
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+    @property
+    def long_running(self) -> bool:
+        return self.kind not in ("Job", "CronJob", "Pod") or (self.kind == "Pod" and self.restart != "Never")
+
+    @property
+    def app_containers(self) -> list[Container]:
+        return [c for c in self.containers if not c.init]
+
+
+# --- Kubernetes objects -------------------------------------------------------------------------
+
+@dataclass
+class K8sObject:
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    raw: dict
+    loc: Loc
+
+    @property
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    name: str | None
+    uses: str | None
+    run: str | None
+    with_: dict
+    loc: Loc
+
+
+@dataclass
+class CIJob:
+    name: str
+    loc: Loc
+    steps: list[Step] = field(default_factory=list)
+    environment: str | None = None
+    needs: list[str] = field(default_factory=list)
+    stage: str | None = None  # GitLab
+    when: str | None = None  # GitLab manual
+    permissions: Any = None
+    raw: dict = field(default_factory=dict)
+
+    def text(self) -> str:
+        """All commands and actions of the job, for term searches."""
+        parts = [self.name]
+        for s in self.steps:
+            parts += [s.name or "", s.uses or "", s.run or "", " ".join(f"{k}={v}" for k, v in s.with_.items())]
+        return "\n".join(parts)
+
+
+@dataclass
+class Pipeline:
+    system: str  # github | gitlab
+    path: str
+    name: str
+    triggers: list[str]
+    jobs: list[CIJob]
+    permissions: Any = None
+    loc: Loc | None = None
+
+
+# --- code ---------------------------------------------------------------------------------------
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    loc: Loc
+    handler: str | None = None
+
+
+@dataclass
+class Middleware:
+    name: str  # resolved name (module.Class / package)
+    loc: Loc
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class HttpApp:
+    framework: str  # fastapi | flask | django | express | fastify | nestjs
+    path: str
+    loc: Loc
+    routes: list[Route] = field(default_factory=list)
+    middleware: list[Middleware] = field(default_factory=list)
+
+
+@dataclass
+class CodeFile:
+    path: str
+    language: str  # python | javascript | typescript
+    facts: PyFacts | JsFacts
+
+
+# --- docs & monitoring --------------------------------------------------------------------------
+
+@dataclass
+class Doc:
+    path: str
+    title: str | None
+    headings: list[Heading]
+    text: str
+    words: int
+
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+@dataclass
+class AlertRule:
+    name: str  # alert or record name
+    record: bool
+    expr: str
+    loc: Loc
+    for_: str | None = None
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass
+class Diagnostic:
+    kind: str  # parse-error | skipped | duplicate-key | unrendered-template | parse-warning | ...
+    path: str
+    line: int | None
+    message: str
+
+
+@dataclass
+class Project:
+    root: str
+    files: dict[str, str] = field(default_factory=dict)  # rel path -> kind
+    sources: dict[str, str] = field(default_factory=dict)  # rel path -> text (for snippets and term search)
+    parsed: dict[str, Parsed] = field(default_factory=dict)
+    workloads: list[Workload] = field(default_factory=list)
+    k8s_objects: list[K8sObject] = field(default_factory=list)
+    dockerfiles: list[Dockerfile] = field(default_factory=list)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    http_apps: list[HttpApp] = field(default_factory=list)
+    code: list[CodeFile] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
+    alert_rules: list[AlertRule] = field(default_factory=list)
+    nginx: dict[str, list] = field(default_factory=dict)  # rel path -> directive tree
+    terraform: dict[str, Any] = field(default_factory=dict)
+    compose_files: dict[str, dict] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    image_builds: dict[str, tuple[str, str]] = field(default_factory=dict)  # image repo -> (dockerfile path, how)
+
+    # ---- queries used by many controls ----
+    def objects(self, *kinds: str) -> list[K8sObject]:
+        return [o for o in self.k8s_objects if o.kind in kinds]
+
+    def files_of(self, *kinds: str) -> list[str]:
+        return [p for p, k in self.files.items() if k in kinds]
+
+    def has_file(self, pattern: str) -> list[str]:
+        rx = re.compile(pattern, re.I)
+        return [p for p in self.files if rx.search(p)]
+
+    def line_text(self, path: str, line: int | None) -> str | None:
+        if line is None or line < 1:
+            return None
+        text = self.sources.get(path)
+        if text is None:
+            return None
+        lines = text.splitlines()
+        if line > len(lines):
+            return None
+        return lines[line - 1].strip()[:200]
+
+    def search_text(self, pattern: str, kinds: tuple[str, ...] | None = None,
+                    flags: int = re.I | re.M) -> list[Loc]:
+        """Every match of ``pattern`` in the sources (of the given kinds), with lines."""
+        rx = re.compile(pattern, flags)
+        out: list[Loc] = []
+        for path, text in self.sources.items():
+            if kinds is not None and self.files.get(path) not in kinds:
+                continue
+            for m in rx.finditer(text):
+                out.append(Loc(path, text.count("\n", 0, m.start()) + 1))
+        return out

@@ -1,0 +1,1 @@
+"""Parsers: one per file kind, each returning plain data with source lines."""

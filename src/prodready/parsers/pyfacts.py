@@ -1,0 +1,241 @@
+"""Facts about a Python module, read with ``ast`` (the scanned code is never imported or executed).
+
+The extractor records what controls ask about — imports, calls with their arguments, decorated
+functions, module-level assignments — with names resolved through the module's imports, so
+``from requests import get as g; g(url)`` is seen as ``requests.get``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+# An argument as the controls see it: (kind, value). kind is one of
+# "lit" (a literal; value is the Python value), "name" (a resolved dotted name), "call" (value is the callee),
+# "fstring", "concat", "format", "percent" (strings built at run time), "expr" (anything else).
+Arg = tuple[str, Any]
+
+
+@dataclass
+class Call:
+    name: str  # resolved dotted name of the callee ("requests.get", "app.add_middleware")
+    line: int
+    args: list[Arg] = field(default_factory=list)
+    kwargs: dict[str, Arg] = field(default_factory=dict)
+    recv: str | None = None  # for method calls: the callee that built the receiver ("fastapi.FastAPI")
+    func: str | None = None  # enclosing function name, if any
+
+
+@dataclass
+class Function:
+    name: str
+    line: int
+    decorators: list[Call]
+    params: list[str]
+    is_async: bool
+    calls_names: list[str] = field(default_factory=list)  # resolved callees inside the body
+
+
+@dataclass
+class Assign:
+    target: str
+    value: Arg
+    line: int
+
+
+@dataclass
+class PyFacts:
+    imports: dict[str, int] = field(default_factory=dict)  # module name -> first line
+    calls: list[Call] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    assigns: list[Assign] = field(default_factory=list)  # module-level and class-level simple assignments
+    classes: list[tuple[str, int, list[str]]] = field(default_factory=list)  # name, line, resolved bases
+    strings: list[tuple[int, str]] = field(default_factory=list)  # notable string constants (routes, DSNs)
+
+    def imports_any(self, *prefixes: str) -> bool:
+        return any(m == p or m.startswith(p + ".") for m in self.imports for p in prefixes)
+
+
+class _Extractor(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.facts = PyFacts()
+        self.aliases: dict[str, str] = {}
+        self.var_types: dict[str, str] = {}
+        self.func_stack: list[Function] = []
+
+    # --- names -------------------------------------------------------------------------------
+    def dotted(self, node: ast.AST) -> str | None:
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            head = node.id
+            if head in self.aliases:
+                head = self.aliases[head]
+            parts.append(head)
+            return ".".join(reversed(parts))
+        if isinstance(node, ast.Call):
+            inner = self.dotted(node.func)
+            if inner is not None:
+                parts.append(inner + "()")
+                return ".".join(reversed(parts))
+        return None
+
+    def arg(self, node: ast.AST) -> Arg:
+        if isinstance(node, ast.Constant):
+            return ("lit", node.value)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = [self.arg(e) for e in node.elts]
+            if all(k == "lit" for k, _ in items):
+                return ("lit", [v for _, v in items])
+            return ("expr", [v if k == "lit" else f"<{k}>" for k, v in items])
+        if isinstance(node, ast.Dict):
+            try:
+                return ("lit", ast.literal_eval(node))
+            except (ValueError, TypeError, SyntaxError, RecursionError):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                return ("expr", {"keys": keys})
+        if isinstance(node, ast.JoinedStr):
+            return ("fstring", None)
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Mod) and isinstance(node.left, (ast.Constant, ast.JoinedStr)):
+                return ("percent", None)
+            if isinstance(node.op, ast.Add) and _has_str(node):
+                return ("concat", None)
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "format" and \
+                    isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str):
+                return ("format", None)
+            return ("call", self.dotted(node.func) or "<call>")
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            name = self.dotted(node)
+            return ("name", name) if name else ("expr", None)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+            try:
+                return ("lit", ast.literal_eval(node))
+            except (ValueError, TypeError, SyntaxError):
+                pass
+        return ("expr", None)
+
+    def make_call(self, node: ast.Call) -> Call:
+        name = self.dotted(node.func) or "<dynamic>"
+        recv = None
+        if isinstance(node.func, ast.Attribute):
+            base = node.func.value
+            if isinstance(base, ast.Name) and base.id in self.var_types:
+                recv = self.var_types[base.id]
+            elif isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name) and base.value.id == "self":
+                recv = self.var_types.get("self." + base.attr)
+        kwargs: dict[str, Arg] = {}
+        for kw in node.keywords:
+            kwargs[kw.arg if kw.arg is not None else "**"] = self.arg(kw.value)
+        return Call(name, node.lineno, [self.arg(a) for a in node.args], kwargs, recv,
+                    self.func_stack[-1].name if self.func_stack else None)
+
+    # --- visitors ----------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.facts.imports.setdefault(a.name, node.lineno)
+            if a.asname:
+                self.aliases[a.asname] = a.name
+            else:
+                self.aliases.setdefault(a.name.split(".")[0], a.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        mod = ("." * node.level) + (node.module or "")
+        self.facts.imports.setdefault(mod, node.lineno)
+        for a in node.names:
+            full = f"{mod}.{a.name}" if mod else a.name
+            self.facts.imports.setdefault(full, node.lineno)
+            self.aliases[a.asname or a.name] = full
+
+    def visit_Call(self, node: ast.Call) -> None:
+        call = self.make_call(node)
+        self.facts.calls.append(call)
+        if self.func_stack:
+            self.func_stack[-1].calls_names.append(call.name)
+        self.generic_visit(node)
+
+    def _visit_func(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        decorators = []
+        for d in node.decorator_list:
+            if isinstance(d, ast.Call):
+                decorators.append(self.make_call(d))
+                for a in d.args:
+                    self.visit(a)
+                for kw in d.keywords:
+                    self.visit(kw.value)
+            else:
+                name = self.dotted(d) or "<dynamic>"
+                recv = None
+                if isinstance(d, ast.Attribute) and isinstance(d.value, ast.Name):
+                    recv = self.var_types.get(d.value.id)
+                decorators.append(Call(name, d.lineno, [], {}, recv))
+        params = [a.arg for a in node.args.args + node.args.kwonlyargs]
+        fn = Function(node.name, node.lineno, decorators, params, isinstance(node, ast.AsyncFunctionDef))
+        self.facts.functions.append(fn)
+        self.func_stack.append(fn)
+        for stmt in node.body:
+            self.visit(stmt)
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(default)
+        self.func_stack.pop()
+
+    visit_FunctionDef = _visit_func
+    visit_AsyncFunctionDef = _visit_func
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        bases = [self.dotted(b) or "<expr>" for b in node.bases]
+        self.facts.classes.append((node.name, node.lineno, bases))
+        for stmt in node.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                self._record_assign(stmt, prefix=node.name + ".")
+        self.generic_visit(node)
+
+    def _record_assign(self, node: ast.Assign | ast.AnnAssign, prefix: str = "") -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if node.value is None:
+            return
+        value = self.arg(node.value)
+        for t in targets:
+            name = self.dotted(t) if isinstance(t, (ast.Name, ast.Attribute)) else None
+            if name is None:
+                continue
+            if isinstance(node.value, ast.Call):
+                callee = self.dotted(node.value.func)
+                if callee:
+                    if isinstance(t, ast.Name):
+                        self.var_types[t.id] = callee
+                    elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        self.var_types["self." + t.attr] = callee
+            if not self.func_stack:
+                self.facts.assigns.append(Assign(prefix + name, value, node.lineno))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._record_assign(node)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._record_assign(node)
+        self.generic_visit(node)
+
+
+def _has_str(node: ast.AST) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            return True
+        if isinstance(n, ast.JoinedStr):
+            return True
+        if isinstance(n, ast.BinOp):
+            stack.extend((n.left, n.right))
+    return False
+
+
+def extract(tree: ast.AST) -> PyFacts:
+    ex = _Extractor()
+    ex.visit(tree)
+    return ex.facts

@@ -1,0 +1,50 @@
+"""Secret masking, applied to every snippet and message before it reaches any output."""
+
+from __future__ import annotations
+
+import re
+
+SECRET_KEY_RX = re.compile(
+    r"(?i)(pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth[_-]?key|"
+    r"client[_-]?secret|dsn|database_url|conn(ection)?[_-]?str(ing)?)"
+)
+# key: value / key=value / "key": "value" with a secret-looking key
+_ASSIGN_RX = re.compile(
+    r"""(?ix)
+    (?P<key>[\w.\-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|
+        client[_-]?secret|auth[_-]?key)[\w.\-]*)
+    (?P<sep>["']?\s*[:=]\s*["']?)
+    (?P<val>[^\s"',;}{]{3,})
+    """
+)
+_PATTERNS = [
+    re.compile(r"AKIA[0-9A-Z]{16}"),
+    re.compile(r"(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{16,}"),
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
+]
+
+
+def mask_value(value: str) -> str:
+    """Keep a short prefix so people can recognise the value, hide the rest."""
+    if len(value) <= 4:
+        return "****"
+    return value[: min(3, len(value) // 4)] + "****"
+
+
+def mask_secrets(text: str | None) -> str | None:
+    if not text:
+        return text
+    def _assign(m: re.Match) -> str:
+        val = m.group("val")
+        if val.startswith(("${", "$(", "{{", "<", "*")) or val.lower() in ("true", "false", "null", "none"):
+            return m.group(0)
+        return m.group("key") + m.group("sep") + mask_value(val)
+
+    out = _ASSIGN_RX.sub(_assign, text)
+    for rx in _PATTERNS:
+        out = rx.sub(lambda m: mask_value(m.group(0)), out)
+    return out
