@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -433,6 +434,18 @@ def test_sarif_validates_against_oasis_schema() -> None:
     assert any("startLine" in str(list(e.absolute_path)) for e in validator.iter_errors(broken))
 
 
+def test_missing_sarif_schema_skips_locally_but_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "SARIF_SCHEMA", tmp_path / "absent.json")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must be present in CI"):
+        _load_sarif_schema()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="SARIF 2.1.0 schema not found"):
+        _load_sarif_schema()
+
+
 def _sarif() -> dict[str, Any]:
     return json.loads(render(make_report(), "sarif"))
 
@@ -464,6 +477,8 @@ def test_sarif_rules_cover_every_control_plus_parse_error() -> None:
     assert rule["shortDescription"]["text"] == "Containers run as a non-root user"
     assert rule["fullDescription"]["text"].startswith("A process running as root")
     assert "runAsNonRoot: true" in rule["help"]["text"]
+    assert "```\nsecurityContext:\n  runAsNonRoot: true" in rule["help"]["markdown"]
+    assert "- <https://kubernetes.io/docs/concepts/security/pod-security-standards/>" in rule["help"]["markdown"]
     assert rule["helpUri"] == "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
     assert rule["properties"]["category"] == "security"
     assert rule["properties"]["severity"] == "high"
@@ -703,11 +718,18 @@ def test_markdown_remediation_code_is_fenced() -> None:
     assert markdown_mod.remediation_blocks("Just prose: nothing to fence.") == ["Just prose: nothing to fence."]
 
 
+def test_markdown_prose_lines_keep_their_breaks() -> None:
+    blocks = markdown_mod.remediation_blocks("Kubernetes: set `runAsNonRoot`.\nCompose: set `user:`.\nDone | ok <3")
+    assert blocks == ["Kubernetes: set `runAsNonRoot`.\\", "Compose: set `user:`.\\", "Done \\| ok \\<3"]
+
+
 def test_markdown_code_span_survives_backticks() -> None:
     assert markdown_mod.code("a`b") == "``a`b``"
     assert markdown_mod.code("`x`") == "`` `x` ``"
     assert markdown_mod.cell(markdown_mod.code("a|b")) == "`a\\|b`"
     assert markdown_mod.inline("1. not a list") == "1\\. not a list"
+    assert markdown_mod.reference("https://example.com/a_b") == "<https://example.com/a_b>"
+    assert markdown_mod.reference("CIS 5.2.6 <draft>") == "CIS 5.2.6 \\<draft\\>"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -762,6 +784,40 @@ def test_terminal_color_is_opt_in_and_ignores_environment(monkeypatch: pytest.Mo
     colored = render(make_report(), "terminal", color=True)
     assert "\x1b[" in colored
     assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain
+
+
+def test_terminal_does_not_repeat_the_control_message_per_evidence_item() -> None:
+    report = minimal_report()
+    report["results"] = [
+        {
+            "control_id": "delivery.ci-pipeline",
+            "title": "A CI pipeline exists",
+            "category": "delivery",
+            "severity": "high",
+            "status": "fail",
+            "message": "2 findings: workflow never runs tests",
+            "points_lost": 5.0,
+            "evidence": [
+                {"status": "fail", "path": "ci/a.yml", "line": 3, "resource": "job build", "message": "workflow never runs tests"},
+                {"status": "fail", "path": "ci/b.yml", "line": 7, "resource": "job lint", "message": "no timeout"},
+            ],
+        }
+    ]
+    out = render(report, "terminal")
+    assert out.count("workflow never runs tests") == 1
+    assert "ci/a.yml:3  job build\n" in out
+    assert "ci/b.yml:7  job lint — no timeout" in out
+    md = render(report, "markdown")
+    assert "- `ci/a.yml:3` — job build\n" in md and "- `ci/b.yml:7` — job lint — no timeout" in md
+
+
+def test_terminal_and_markdown_show_bidi_overrides_visibly() -> None:
+    report = make_report()
+    report["results"][0]["evidence"][0]["snippet"] = "user: root \u202e# toor"
+    for name in ("terminal", "markdown"):
+        out = render(report, name)
+        assert "\u202e" not in out, name
+        assert "user: root \\u202e# toor" in out, name
 
 
 def test_terminal_gate_variants() -> None:

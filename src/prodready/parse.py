@@ -120,6 +120,12 @@ def _parse_yaml(out: Parsed, text: str) -> None:
             return
         out.errors.append((exc.line, exc.message))
         return
+    if res.template_lines and out.kind in ("yaml", "k8s"):
+        out.kind = "helm-template"
+        out.notes.append(("unrendered-template", res.template_lines[0],
+                          "contains unrendered template expressions ({{ }}); not evaluated as a manifest until "
+                          "rendered (helm template / the chart's values)"))
+        return
     docs = [d for d in res.docs if d.data is not None]
     for key, line in res.duplicate_keys:
         out.notes.append(("duplicate-key", line, f"duplicate key '{key}': the last value wins"))

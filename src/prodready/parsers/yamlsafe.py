@@ -86,12 +86,14 @@ class YamlDoc:
 class YamlResult:
     docs: list[YamlDoc] = field(default_factory=list)
     duplicate_keys: list[tuple[str, int]] = field(default_factory=list)
+    template_lines: list[int] = field(default_factory=list)  # lines where `{{ ... }}` was read as YAML
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[str, int]] = []
+        self.template_lines: list[int] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YMap:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -102,6 +104,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             try:
                 hash(key)
             except TypeError:
+                if isinstance(key, dict):  # `{{ .Values.x }}` unquoted reads as a mapping used as a key
+                    self.template_lines.append(key_node.start_mark.line + 1)
                 key = str(key)
             if key in mapping:
                 self.duplicates.append((str(key), key_node.start_mark.line + 1))
@@ -206,4 +210,5 @@ def load_all(text: str) -> YamlResult:
     finally:
         loader.dispose()
     result.duplicate_keys = loader.duplicates
+    result.template_lines = loader.template_lines
     return result

@@ -14,12 +14,13 @@ from typing import Any
 
 from prodready.report.terminal import PARSE_ERROR_ID, scan_errors
 
-__all__ = ["render", "MAX_EVIDENCE"]
+__all__ = ["render", "inline", "cell", "code", "fenced", "reference", "remediation_blocks", "MAX_EVIDENCE"]
 
 MAX_EVIDENCE = 10
 
 _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls except TAB and LF, DEL, C1 controls, and bidi overrides ("trojan source").
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
 _LIST_MARKER = re.compile(r"^([-+=])")
 _ORDERED_MARKER = re.compile(r"^(\d+)([.)])")
@@ -46,7 +47,12 @@ def _clean(value: Any) -> str:
     if value is None:
         return ""
     text = str(value).replace("\r\n", "\n")
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL_RE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _one_line(value: Any) -> str:
@@ -60,7 +66,15 @@ def inline(value: Any) -> str:
     return _ORDERED_MARKER.sub(r"\1\\\2", text)
 
 
-def cell(value: Any) -> str:
+def reference(value: Any) -> str:
+    """A reference: a URL becomes an autolink (no escaping inside), anything else inline text."""
+    text = _one_line(value)
+    if re.fullmatch(r"https?://[^\s<>]+", text):
+        return f"<{text}>"
+    return inline(text)
+
+
+def cell(value: str) -> str:
     """Escape already-built inline Markdown for a table cell (``|`` → ``\\|``)."""
     return re.sub(r"(?<!\\)\|", r"\\|", value)
 
@@ -135,9 +149,11 @@ def remediation_blocks(remediation: Any) -> list[str]:
                 kinds[i] = "code"
     out: list[str] = []
     block: list[str] = []
+    last_prose = False  # the previous output line is prose of the same paragraph
     for line, kind in zip(lines, kinds, strict=True):
         if kind == "code":
             block.append(line.rstrip())
+            last_prose = False
             continue
         if block:
             if out and out[-1] != "":
@@ -148,8 +164,12 @@ def remediation_blocks(remediation: Any) -> list[str]:
         if kind == "blank":
             if out and out[-1] != "":
                 out.append("")
+            last_prose = False
         else:
+            if last_prose:
+                out[-1] += "\\"  # CommonMark hard line break: keep the author's line structure
             out.append(re.sub(r"([<>&|])", r"\\\1", line.strip()))
+            last_prose = True
     if block:
         if out and out[-1] != "":
             out.append("")
@@ -305,7 +325,7 @@ def _failing(report: Mapping[str, Any]) -> list[str]:
                 out.extend([f"_{exempt} more outcome(s) suppressed or waived — see below._", ""])
             refs = [r for r in result.get("references") or [] if r]
             if refs:
-                out.append("References: " + "; ".join(inline(r) for r in refs))
+                out.append("References: " + "; ".join(reference(r) for r in refs))
                 out.append("")
     return out
 

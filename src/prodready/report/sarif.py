@@ -25,12 +25,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from prodready.report.markdown import reference, remediation_blocks
 from prodready.report.terminal import scan_errors
 
 __all__ = [
     "render",
     "build_sarif",
     "fingerprint",
+    "level_for",
     "SARIF_SCHEMA_URI",
     "SARIF_VERSION",
     "SRCROOT",
@@ -148,7 +150,10 @@ def _rule(result: Mapping[str, Any]) -> dict[str, Any]:
             f"- {r}" for r in references
         )
     if help_text:
-        rule["help"] = {"text": help_text}
+        help_md = remediation_blocks(result.get("remediation"))
+        if references:
+            help_md += ([""] if help_md else []) + ["**References:**", ""] + [f"- {reference(r)}" for r in references]
+        rule["help"] = {"text": help_text, "markdown": "\n".join(help_md)}
     urls = [r for r in references if r.startswith(("https://", "http://"))]
     if urls:
         rule["helpUri"] = urls[0]

@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render", "scan_errors", "WIDTH", "BAR_WIDTH", "MAX_EVIDENCE", "MAX_FIX_LINES"]
+__all__ = ["render", "scan_errors", "PARSE_ERROR_ID", "WIDTH", "BAR_WIDTH", "MAX_EVIDENCE", "MAX_FIX_LINES"]
 
+PARSE_ERROR_ID = "parse-error"
 WIDTH = 100
 BAR_WIDTH = 24
 MAX_EVIDENCE = 5
@@ -35,8 +36,8 @@ _SEVERITY_STYLE = {
     "low": "cyan",
 }
 _LEVEL_STYLE = {"gold": "bold yellow", "silver": "bold white", "bronze": "bold dark_orange", "none": "bold red"}
-# C0 controls except TAB and LF, DEL, and C1 controls.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls except TAB and LF, DEL, C1 controls, and bidi overrides ("trojan source").
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # The tail of a rendered line: blanks mixed with ANSI style codes (rich pads lines with spaces).
 _TAIL = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)+$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -47,7 +48,12 @@ def _clean(value: Any) -> str:
     if value is None:
         return ""
     text = str(value).replace("\r\n", "\n")
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL_RE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _one_line(value: Any) -> str:
@@ -94,9 +100,6 @@ def _failing_evidence(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return failing
     # Outcomes without an explicit status (or only non-pass ones) still explain the failure.
     return [e for e in evidence if e.get("status") != "pass"]
-
-
-PARSE_ERROR_ID = "parse-error"
 
 
 def _is_scan_error(result: Mapping[str, Any]) -> bool:
@@ -161,8 +164,8 @@ def _line(*parts: tuple[str, str] | str) -> Text:
     return text
 
 
-def _indented(text: Text, indent: int) -> Padding:
-    return Padding(text, (0, 0, 0, indent))
+def _indented(renderable: RenderableType, indent: int) -> Padding:
+    return Padding(renderable, (0, 0, 0, indent))
 
 
 def _header(console: Console, report: Mapping[str, Any]) -> None:
