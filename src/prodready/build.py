@@ -76,6 +76,7 @@ def build(root: str, parsed: list[Parsed]) -> Project:
     _link_images(p)
     _link_service_accounts(p)
     _compose_roles(p)
+    p.finalize()
     return p
 
 
@@ -395,6 +396,10 @@ def _link_images(p: Project) -> None:
                     if path in by_path:
                         p.image_builds.setdefault(repo, (path, f"{pl.path}:{s.loc.line} builds it"))
     # 3. apply to every container still unlinked; then a name heuristic as last resort
+    by_dir: dict[str, list[Dockerfile]] = {}
+    for d in p.dockerfiles:
+        if d.directory:
+            by_dir.setdefault(d.directory.rsplit("/", 1)[-1], []).append(d)
     for w in p.workloads:
         for c in w.containers:
             if c.dockerfile is not None or c.image is None:
@@ -408,20 +413,19 @@ def _link_images(p: Project) -> None:
             if hit is not None and hit[0] in by_path:
                 c.dockerfile, c.dockerfile_link = by_path[hit[0]], hit[1]
                 continue
-            d = _by_directory_name(p.dockerfiles, c.image.name)
+            d = _by_directory_name(by_dir, c.image.name)
             if d is not None:
                 c.dockerfile = d
                 c.dockerfile_link = f"image name '{c.image.name}' matches directory of {d.path}"
 
 
-def _by_directory_name(dockerfiles: list[Dockerfile], image_name: str) -> Dockerfile | None:
-    matches = []
-    for d in dockerfiles:
-        dirname = d.directory.rsplit("/", 1)[-1] if d.directory else ""
-        if not dirname:
-            continue
-        if image_name == dirname or image_name.endswith("-" + dirname) or image_name.endswith("_" + dirname):
-            matches.append(d)
+def _by_directory_name(by_dir: dict[str, list[Dockerfile]], image_name: str) -> Dockerfile | None:
+    """A Dockerfile whose directory is named like the image (``shop-api`` ← ``services/api``), when unique."""
+    candidates = {image_name}
+    for sep in ("-", "_"):
+        parts = image_name.split(sep)
+        candidates.update(sep.join(parts[i:]) for i in range(1, len(parts)))
+    matches = [d for name in candidates for d in by_dir.get(name, ())]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -7,6 +7,7 @@ at worst be rejected, never execute code.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -39,8 +40,10 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name} in parse cache")
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def content_hash(data: bytes, kind: str) -> str:
+    """Key of a parse: the content and the kind it was parsed as (the same bytes parse differently as a
+    Compose file and as a Kubernetes manifest)."""
+    return hashlib.blake2b(data, digest_size=16, person=kind.encode()[:16]).hexdigest()
 
 
 class ParseCache:
@@ -74,22 +77,50 @@ class ParseCache:
         hit = self.index.get(rel)
         if hit and hit[0] == size and hit[1] == mtime_ns:
             parsed = self.entries.get(hit[2])
-            if parsed is not None and parsed.rel == rel:
+            if parsed is not None:
                 self.hits += 1
-                return parsed
+                return parsed if parsed.rel == rel else dataclasses.replace(parsed, rel=rel)
         return None
 
     def lookup_hash(self, rel: str, digest: str) -> Any | None:
+        """Same content (and kind) seen before, possibly under another path: reuse its parse."""
         parsed = self.entries.get(digest)
-        if parsed is not None and parsed.rel == rel:
-            self.hits += 1
-            return parsed
-        return None
+        if parsed is None:
+            return None
+        self.hits += 1
+        return parsed if parsed.rel == rel else dataclasses.replace(parsed, rel=rel)
 
     def store(self, rel: str, size: int, mtime_ns: int, digest: str, parsed: Any) -> None:
         self.entries[digest] = parsed
         self.index[rel] = (size, mtime_ns, digest)
         self.dirty = True
+
+    def save_in_background(self, live_rels: set[str]) -> int | None:
+        """Write the cache from a forked child so the scan goes on evaluating meanwhile (pickling a large
+        tree takes as long as evaluating it). Returns the child's pid, to :func:`wait` for; falls back to
+        writing in-process where fork is unavailable."""
+        if self.directory is None or not self.dirty:
+            return None
+        if not hasattr(os, "fork"):
+            self.save(live_rels)
+            return None
+        pid = os.fork()
+        if pid == 0:  # child: write and leave without running any parent cleanup
+            code = 0
+            try:
+                self.save(live_rels)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        return pid
+
+    @staticmethod
+    def wait(pid: int | None) -> None:
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
     def save(self, live_rels: set[str]) -> None:
         if self.directory is None or not self.dirty:

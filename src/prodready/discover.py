@@ -140,18 +140,19 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
     root_str = str(root)
     # stack of (abs dir, rel dir, list of (rel_base, PathSpec) gitignores in force)
     stack: list[tuple[str, str, list[tuple[str, pathspec.PathSpec]]]] = [(root_str, "", [])]
-    seen_dirs: set[str] = {root_str}
+    root_st = os.stat(root_str)
+    seen_dirs: set[tuple[int, int]] = {(root_st.st_dev, root_st.st_ino)}
     while stack:
         dirpath, rel_dir, ignores = stack.pop()
-        if honour_gitignore:
-            spec = _load_gitignore(dirpath, rel_dir)
-            if spec is not None:
-                ignores = ignores + [(rel_dir, spec)]
         try:
             entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
         except OSError as exc:
             disc.skipped.append((rel_dir or ".", f"cannot list directory: {exc.strerror}"))
             continue
+        if honour_gitignore and any(e.name == ".gitignore" for e in entries):
+            spec = _load_gitignore(dirpath, rel_dir)
+            if spec is not None:
+                ignores = ignores + [(rel_dir, spec)]
         subdirs = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
@@ -171,14 +172,14 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
                 if not (real == root_str or real.startswith(root_str + os.sep)):
                     disc.skipped.append((rel, "symlink points outside the scanned root; not followed"))
                     continue
-                if is_dir and real in seen_dirs:
+                if is_dir and (st.st_dev, st.st_ino) in seen_dirs:
                     disc.skipped.append((rel, "symlink loop or directory already scanned; not followed"))
                     continue
             if is_dir:
-                real = os.path.realpath(entry.path)
-                if real in seen_dirs:
+                key = (st.st_dev, st.st_ino)
+                if key in seen_dirs:
                     continue
-                seen_dirs.add(real)
+                seen_dirs.add(key)
                 subdirs.append((entry.path, rel, ignores))
                 continue
             if not stat.S_ISREG(st.st_mode):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from .secrets import mask_secrets
 
 SCHEMA_VERSION = "1.0"
 SEV_ORDER = ["low", "medium", "high", "critical"]
+MAX_PASS_EVIDENCE = 25  # passing evidence kept per control (counts keep the full number); failures are all kept
 
 
 class ScanError(Exception):
@@ -52,48 +54,99 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, d
         cache_dir = opts.cache_dir or (disc.root / ".prodready" / "cache")
     cache = ParseCache(cache_dir)
     max_bytes = int(cfg.max_file_mb * 1048576) if cfg.max_file_mb else parse_mod.MAX_FILE_BYTES
-    parsed: list[Parsed] = []
     total = len(disc.files)
+    slots: list[Parsed | None] = [None] * total
+    todo: list[int] = []
     for i, sf in enumerate(disc.files):
-        if opts.progress and i % 200 == 0:
-            opts.progress(i, total)
         hit = cache.lookup_stat(sf.rel, sf.size, sf.mtime_ns)
         if hit is not None:
-            parsed.append(hit)
-            continue
-        if sf.size > max_bytes:
+            slots[i] = hit
+        elif sf.size > max_bytes:
             p = Parsed(sf.rel, sf.kind)
             p.errors.append((None, f"file is {sf.size / 1048576:.1f} MB, above the {max_bytes / 1048576:.0f} MB "
                                    "parse limit; not parsed"))
-            parsed.append(p)
-            continue
-        try:
-            with open(sf.abspath, "rb") as fh:
-                data = fh.read(max_bytes + 1)
-        except OSError as exc:
-            p = Parsed(sf.rel, sf.kind)
-            p.errors.append((None, f"cannot read: {exc.strerror}"))
-            parsed.append(p)
-            continue
-        digest = content_hash(data)
-        hit = cache.lookup_hash(sf.rel, digest)
-        if hit is None:
-            hit = parse_bytes(sf.rel, sf.kind, data)
-        cache.store(sf.rel, sf.size, sf.mtime_ns, digest, hit)
-        parsed.append(hit)
+            slots[i] = p
+        else:
+            todo.append(i)
+    jobs = [(disc.files[i].rel, disc.files[i].abspath, disc.files[i].kind, max_bytes) for i in todo]
+    done = 0
+    for i, (digest, parsed_file) in zip(todo, _parse_many(jobs, cache), strict=True):
+        sf = disc.files[i]
+        if digest is not None:
+            cache.store(sf.rel, sf.size, sf.mtime_ns, digest, parsed_file)
+        slots[i] = parsed_file
+        done += 1
+        if opts.progress and done % 200 == 0:
+            opts.progress(total - len(todo) + done, total)
+    parsed: list[Parsed] = [p for p in slots if p is not None]
     if opts.progress:
         opts.progress(total, total)
-    cache.save({sf.rel for sf in disc.files})
+    saver = cache.save_in_background({sf.rel for sf in disc.files})
     t_parse = time.perf_counter() - t0
     project = build(str(disc.root), parsed)
     for rel, msg in disc.skipped:
         project.diagnostics.append(Diagnostic("skipped", rel, None, msg))
-    stats = {"files": total, "cache_hits": cache.hits, "parse_s": round(t_parse, 3)}
+    stats = {"files": total, "cache_hits": cache.hits, "parse_s": round(t_parse, 3), "_saver": saver}
     return project, stats
 
 
+PARALLEL_MIN_FILES = 400  # below this, a process pool costs more than it saves
+
+
+def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None) -> tuple[str | None, Parsed]:
+    rel, abspath, kind, max_bytes = job
+    try:
+        with open(abspath, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        p = Parsed(rel, kind)
+        p.errors.append((None, f"cannot read: {exc.strerror}"))
+        return None, p
+    digest = content_hash(data, kind)
+    hit = cache.lookup_hash(rel, digest) if cache is not None else None
+    return digest, hit if hit is not None else parse_bytes(rel, kind, data)
+
+
+def _parse_chunk(jobs: list[tuple[str, str, str, int]]) -> list[tuple[str | None, Parsed]]:
+    gc.disable()
+    return [_read_and_parse(j) for j in jobs]
+
+
+def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
+    """Read and parse files, in worker processes when there are many. Each file is read exactly once,
+    by whichever process parses it; content seen before (the cache) is not parsed again."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_MIN_FILES or workers < 2:
+        for job in jobs:
+            yield _read_and_parse(job, cache)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    size = max(32, len(jobs) // (workers * 8))
+    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:  # platforms without fork
+        ctx = mp.get_context()
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        for results in pool.map(_parse_chunk, chunks):
+            yield from results
+
+
 def scan(root: Path, opts: ScanOptions | None = None) -> dict[str, Any]:
-    opts = opts or ScanOptions()
+    """Scan ``root``. The cyclic garbage collector is paused meanwhile: the model is a large, acyclic graph
+    built once, and collection passes over it cost more than the scan itself on big trees."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan(root, opts or ScanOptions())
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     t0 = time.perf_counter()
     if not root.exists():
         raise ScanError(f"path does not exist: {root}")
@@ -122,6 +175,7 @@ def scan(root: Path, opts: ScanOptions | None = None) -> dict[str, Any]:
     fail_on = opts.fail_on or cfg.fail_on
     report["gates"] = gates(report, fail_under, fail_on)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
+    ParseCache.wait(stats.pop("_saver", None))
     report["stats"] = stats
     report["config"] = cfg.source and os.path.relpath(cfg.source, root)
     return report
@@ -212,11 +266,16 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
         else:
             relevant = [e for e in evidence if e["status"] == status]
             message = relevant[0]["message"] if relevant else "no evidence"
+        passing = [e for e in evidence if e["status"] == "pass"]
+        if len(passing) > MAX_PASS_EVIDENCE:
+            keep = {id(e) for e in passing[:MAX_PASS_EVIDENCE]}
+            evidence = [e for e in evidence if e["status"] != "pass" or id(e) in keep]
         results.append({
             "control_id": cid, "title": c.title, "category": c.category, "severity": severity,
             "status": status, "message": message, "weight": SEVERITIES[severity], "points_lost": 0.0,
             "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
             "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
+            "counts": {"fail": len(fails), "pass": len(passing)},
         })
     for rel, parsed in project.parsed.items():
         for s in parsed.suppressions:
@@ -270,7 +329,9 @@ def _order(evidence: list[dict]) -> list[dict]:
 def _evidence(project: Project, o: Outcome) -> dict:
     path = o.loc.path if o.loc else None
     line = o.loc.line if o.loc else None
-    snippet = o.snippet if o.snippet is not None else (project.line_text(path, line) if path else None)
+    snippet = o.snippet
+    if snippet is None and path and o.status != "pass":
+        snippet = project.line_text(path, line)
     return {"status": o.status, "path": path, "line": line,
             "snippet": mask_secrets(snippet) if snippet else None, "resource": o.resource,
             "message": mask_secrets(o.message), "confidence": o.confidence}

@@ -380,9 +380,77 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     image_builds: dict[str, tuple[str, str]] = field(default_factory=dict)  # image repo -> (dockerfile path, how)
 
-    # ---- queries used by many controls ----
+    _index: dict | None = field(default=None, repr=False)
+
+    # ---- queries used by many controls (indexed: scans of big monorepos stay linear) ----
+    def finalize(self) -> None:
+        """Build the lookup indexes once the model is complete."""
+        by_kind: dict[str, list[K8sObject]] = {}
+        for o in self.k8s_objects:
+            by_kind.setdefault(o.kind, []).append(o)
+        pods: dict[tuple, list[Workload]] = {}
+        for w in self.workloads:
+            if w.source == "k8s":
+                for k, v in w.pod_labels.items():
+                    pods.setdefault((w.namespace, k, v), []).append(w)
+        svc_by_pair: dict[tuple, list[K8sObject]] = {}
+        for s in by_kind.get("Service", []):
+            sel = (s.raw.get("spec") or {}).get("selector")
+            if isinstance(sel, dict) and sel:
+                k, v = next(iter(sel.items()))
+                svc_by_pair.setdefault((s.namespace, str(k), str(v)), []).append(s)
+        hpa: dict[tuple, K8sObject] = {}
+        for h in by_kind.get("HorizontalPodAutoscaler", []) + by_kind.get("ScaledObject", []):
+            ref = (h.raw.get("spec") or {}).get("scaleTargetRef") or {}
+            if isinstance(ref, dict):
+                hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), h.namespace), h)
+        units = {path.rsplit("/", 1)[0] if "/" in path else "" for path, k in self.files.items()
+                 if k in ("dependency-manifest", "dockerfile")}
+        self._index = {"kind": by_kind, "pods": pods, "svc": svc_by_pair, "hpa": hpa, "units": units}
+
+    def unit_root(self, path: str) -> str:
+        """The nearest directory above ``path`` holding a build unit (dependency manifest or Dockerfile);
+        "" for the root. Files of one service share it."""
+        units = self._idx()["units"]
+        d = path.rsplit("/", 1)[0] if "/" in path else ""
+        while d:
+            if d in units:
+                return d
+            d = d.rsplit("/", 1)[0] if "/" in d else ""
+        return ""
+
+    def _idx(self) -> dict:
+        if self._index is None:
+            self.finalize()
+        return self._index  # type: ignore[return-value]
+
     def objects(self, *kinds: str) -> list[K8sObject]:
+        by_kind = self._idx()["kind"]
+        if len(kinds) == 1:
+            return list(by_kind.get(kinds[0], ()))
         return [o for o in self.k8s_objects if o.kind in kinds]
+
+    def pods_matching(self, namespace: str | None, match_labels: dict | None) -> list[Workload]:
+        """Kubernetes workloads in ``namespace`` whose pod labels contain every ``match_labels`` pair."""
+        if not isinstance(match_labels, dict) or not match_labels:
+            return []
+        items = [(str(k), str(v)) for k, v in match_labels.items()]
+        k0, v0 = items[0]
+        return [w for w in self._idx()["pods"].get((namespace, k0, v0), ())
+                if all(w.pod_labels.get(k) == v for k, v in items[1:])]
+
+    def services_selecting(self, w: Workload) -> list[K8sObject]:
+        out = []
+        svc = self._idx()["svc"]
+        for k, v in w.pod_labels.items():
+            for s in svc.get((w.namespace, k, v), ()):
+                sel = (s.raw.get("spec") or {}).get("selector") or {}
+                if all(w.pod_labels.get(str(a)) == str(b) for a, b in sel.items()) and s not in out:
+                    out.append(s)
+        return out
+
+    def autoscaler_for(self, w: Workload) -> K8sObject | None:
+        return self._idx()["hpa"].get((w.kind, w.name, w.namespace))
 
     def files_of(self, *kinds: str) -> list[str]:
         return [p for p, k in self.files.items() if k in kinds]
@@ -397,18 +465,24 @@ class Project:
         text = self.sources.get(path)
         if text is None:
             return None
-        lines = text.splitlines()
-        if line > len(lines):
-            return None
-        return lines[line - 1].strip()[:200]
+        start = 0
+        for _ in range(line - 1):  # walk to the line without splitting the whole file
+            start = text.find("\n", start) + 1
+            if start == 0:
+                return None
+        end = text.find("\n", start)
+        return text[start:end if end >= 0 else None].strip()[:200]
 
     def search_text(self, pattern: str, kinds: tuple[str, ...] | None = None,
-                    flags: int = re.I | re.M) -> list[Loc]:
-        """Every match of ``pattern`` in the sources (of the given kinds), with lines."""
+                    flags: int = re.I | re.M, hints: tuple[str, ...] = ()) -> list[Loc]:
+        """Every match of ``pattern`` in the sources (of the given kinds), with lines. ``hints`` are
+        literal substrings one of which any match must contain: files without them are skipped cheaply."""
         rx = re.compile(pattern, flags)
         out: list[Loc] = []
         for path, text in self.sources.items():
             if kinds is not None and self.files.get(path) not in kinds:
+                continue
+            if hints and not any(h in text for h in hints):
                 continue
             for m in rx.finditer(text):
                 out.append(Loc(path, text.count("\n", 0, m.start()) + 1))

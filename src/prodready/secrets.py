@@ -35,8 +35,11 @@ def mask_value(value: str) -> str:
     return value[: min(3, len(value) // 4)] + "****"
 
 
+_QUICK = re.compile(r"(?i)(pass|secret|token|key|credential|auth|AKIA|gh[pousr]_|github_pat|xox|sk_|eyJ|PRIVATE|://)")
+
+
 def mask_secrets(text: str | None) -> str | None:
-    if not text:
+    if not text or not _QUICK.search(text):
         return text
     def _assign(m: re.Match) -> str:
         val = m.group("val")

@@ -26,19 +26,31 @@ def health_endpoint(p):
     if not p.http_apps:
         yield not_applicable("no HTTP application found in code")
         return
+    # routes of one service are often split over files (FastAPI routers, Flask blueprints, Express routers, Django
+    # app urls.py): files of the same framework in the same build unit are judged together
+    groups: dict[tuple[str, str], list] = {}
     for app in p.http_apps:
-        hits = [r for r in app.routes if HEALTH_RX.match(r.path.strip())]
+        groups.setdefault((app.framework, _service_root(p, app.path)), []).append(app)
+    for apps in groups.values():
+        hits = [(app, r) for app in apps for r in app.routes if HEALTH_RX.match(r.path.strip())]
         if hits:
-            yield passed(f"{hits[0].method} {hits[0].path}", hits[0].loc, f"{app.framework} app {app.path}")
-        elif app.routes:
-            yield failed(f"{app.framework} app defines {len(app.routes)} routes but no health endpoint", app.loc,
-                         f"{app.framework} app {app.path}")
+            app, hit = hits[0]
+            yield passed(f"{hit.method} {hit.path}", hit.loc, f"{app.framework} app {app.path}")
+            continue
+        for app in apps:
+            if app.routes:
+                yield failed(f"{app.framework} app defines {len(app.routes)} routes but no health endpoint", app.loc,
+                             f"{app.framework} app {app.path}")
     # apps with no routes in the same file (routes live elsewhere) are judged by the project's routes overall
     if all(not a.routes for a in p.http_apps):
         routes = [r for a in p.http_apps for r in a.routes]
         if not routes:
             yield failed("HTTP application found but no health route", p.http_apps[0].loc,
                          f"{p.http_apps[0].framework} app {p.http_apps[0].path}")
+
+
+def _service_root(p, path: str) -> str:
+    return p.unit_root(path)
 
 
 def _py_calls(p, *names):
@@ -73,8 +85,16 @@ def cors_restricted(p):
                     regex = target.get("allow_origin_regex")
                 elif c.name in ("flask_cors.CORS", "flask_cors.cross_origin"):
                     target = c.kwargs
-                    origin = target.get("origins") or target.get("resources")
+                    origin = target.get("origins")
                     regex = None
+                    res = target.get("resources")
+                    if res is not None and res[0] == "lit" and isinstance(res[1], dict):
+                        # per-resource options; a resource without "origins" gets the global origins (default '*')
+                        glob = "*" if origin is None else origin[1] if origin[0] == "lit" else None
+                        per = [o.get("origins", glob) if isinstance(o, dict) else glob for o in res[1].values()]
+                        flat = [x for o in per for x in (o if isinstance(o, list) else [o])]
+                        if "*" in flat or None not in flat:
+                            origin = ("lit", ["*"] if "*" in flat else flat)
                 if target is None:
                     continue
                 any_ = True
@@ -143,7 +163,7 @@ def rate_limiting(p):
                     break
     for path, tree in p.nginx.items():
         for d in _walk_nginx(tree):
-            if d.name in ("limit_req", "limit_req_zone"):
+            if d.name == "limit_req":  # limit_req_zone only declares a zone; limit_req applies it
                 evidence.append((Loc(path, d.line), f"nginx {d.name}"))
     for ing in p.objects("Ingress"):
         ann = ((ing.raw.get("metadata") or {}).get("annotations") or {})

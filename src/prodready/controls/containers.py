@@ -165,7 +165,7 @@ def minimal_images(p):
         root_stage = final.lineage()[-1]
         multi = len(d.stages) > 1 and any(
             "--from" in " ".join(i.flags) for i in final.instructions if i.cmd == "COPY")
-        base = root_stage.base
+        base = _resolve_args(root_stage.base, d.args)  # FROM ${BASE_IMAGE} judged by the ARG's default
         loc = Loc(d.path, final.line)
         if MINIMAL_RX.search(base):
             yield passed(f"final stage based on {base}", loc, d.path)

@@ -67,7 +67,8 @@ AUDIT_RX = re.compile(r"(audit[_-]?log|AuditLog|audit_trail|auditlog|pgaudit|dja
     phrases=["audit logging", "audit trail", "audit logs"],
 )
 def audit_logging(p):
-    hits = p.search_text(AUDIT_RX.pattern, kinds=("python", "javascript", "typescript", "k8s", "compose", "sql"))
+    hits = p.search_text(AUDIT_RX.pattern, kinds=("python", "javascript", "typescript", "k8s", "compose", "sql"),
+                         hints=("udit", "UDIT", "history", "History"))
     if hits:
         yield passed(f"audit logging referenced in {hits[0].path}", hits[0], hits[0].path, confidence="medium")
     elif p.http_apps:

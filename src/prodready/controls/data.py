@@ -31,15 +31,21 @@ def backups_scheduled(p):
             sched = (o.raw.get("spec") or {}).get("schedule")
             yield passed(f"CronJob {o.name} runs a backup on '{sched}'", o.loc, o.ref)
             return
-    for o in p.objects("Schedule", "ScheduledBackup", "Backup"):
+    for o in p.objects("Schedule", "ScheduledBackup"):  # a bare Backup object is a one-off, not a schedule
         if "velero" in o.api_version or "cnpg" in o.api_version or "postgresql" in o.api_version:
             yield passed(f"{o.kind} {o.name} ({o.api_version})", o.loc, o.ref)
             return
     for path, tf in p.terraform.items():
-        m = re.search(r"'backup_retention_period':\s*(\d+)", str(tf))
-        if m and int(m.group(1)) > 0:
-            yield passed(f"managed database backup_retention_period = {m.group(1)}", Loc(path, None), path)
+        found = _tf_backup(tf)
+        if found:
+            yield passed(f"managed database {found}", Loc(path, None), path)
             return
+    # a long-running backup scheduler next to the database (Compose or Kubernetes), e.g. postgres-backup-local
+    for w in p.workloads:
+        for c in w.app_containers:
+            if c.image is not None and BACKUP_IMAGE_RX.search(c.image.repository):
+                yield passed(f"{w.ref} runs backup scheduler {c.image.repository}", c.loc, w.ref)
+                return
     for pl in p.pipelines:
         for j in pl.jobs:
             if BACKUP_RX.search(j.text()) and ("schedule" in pl.triggers):
@@ -50,6 +56,30 @@ def backups_scheduled(p):
                      "schedule, managed backup retention or scheduled job)", db[0])
     else:
         yield not_applicable("no database in the project")
+
+
+BACKUP_IMAGE_RX = re.compile(r"((postgres|pg|mysql|mariadb|mongo|mongodb|db|volume)[-_]?backup|pgbackrest|wal-g|"
+                             r"barman)[^/]*$", re.I)
+
+
+def _tf_backup(tf) -> str | None:
+    """Automated backups of a managed database in Terraform: a retention above 0 days (RDS, Azure) or an enabled
+    ``backup_configuration`` block (Cloud SQL)."""
+    stack = [tf]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                if k in ("backup_retention_period", "backup_retention_days") and str(v).strip('"').isdigit() \
+                        and int(str(v).strip('"')) > 0:
+                    return f"{k} = {str(v).strip(chr(34))}"
+                if k == "backup_configuration" and any(isinstance(b, dict) and b.get("enabled") is True
+                                                       for b in (v if isinstance(v, list) else [v])):
+                    return "backup_configuration enabled"
+                stack.append(v)
+    return None
 
 
 MIGRATION_DIRS = re.compile(r"(^|/)(alembic|migrations|db/migrate|flyway|liquibase|prisma/migrations|migrate)(/|$)|"

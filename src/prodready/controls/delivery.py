@@ -148,6 +148,9 @@ def ci_least_privilege(p):
         if pl.system != "github":
             continue
         any_ = True
+        for j in pl.jobs:  # a job may need one write scope, never all of them
+            if j.permissions == "write-all":
+                yield failed(f"job '{j.name}' grants write-all", j.loc, f"{pl.path} job {j.name}")
         if pl.permissions == "write-all" or (isinstance(pl.permissions, dict) and
                                              any(v == "write" for k, v in pl.permissions.items()
                                                  if k in ("contents", "actions"))):
@@ -162,6 +165,8 @@ def ci_least_privilege(p):
         yield not_applicable("no GitHub Actions workflows")
 
 
+PROD_RX = re.compile(r"prod", re.I)
+STAGING_RX = re.compile(r"(stag|pre-?prod|non-?prod|uat|qa)", re.I)
 DEPLOY_RX = re.compile(r"(kubectl (apply|set image|rollout)|helm (upgrade|install)|argocd app sync|flux reconcile|"
                        r"kustomize build|terraform apply|gcloud run deploy|aws ecs update-service|deploy)", re.I)
 
@@ -185,8 +190,8 @@ def staged_deploys(p):
         yield not_applicable("no deploy jobs in CI")
         return
     envs = {(j.environment or "").lower(): (pl, j) for pl, j in deploy_jobs}
-    prod = next(((pl, j) for e, (pl, j) in envs.items() if re.search(r"prod", e)), None)
-    stag = next(((pl, j) for e, (pl, j) in envs.items() if re.search(r"(stag|pre-?prod|uat|qa)", e)), None)
+    prod = next(((pl, j) for e, (pl, j) in envs.items() if PROD_RX.search(e) and not STAGING_RX.search(e)), None)
+    stag = next(((pl, j) for e, (pl, j) in envs.items() if STAGING_RX.search(e)), None)
     if prod is None:
         pl, j = deploy_jobs[0]
         yield failed("deploy jobs exist but none targets a named production environment (no approval gate)",
@@ -199,9 +204,35 @@ def staged_deploys(p):
     elif stag[1].name not in _needs_closure(pl, j) and pl.system == "github":
         yield failed(f"staging job '{stag[1].name}' is not a prerequisite (needs) of '{j.name}'", j.loc,
                      f"{pl.path} job {j.name}")
+    elif pl.system == "gitlab" and not _gitlab_runs_after(p, pl, j, stag[1]):
+        yield failed(f"staging job '{stag[1].name}' does not run before '{j.name}' (same or later stage, or not "
+                     "in its needs)", j.loc, f"{pl.path} job {j.name}")
     else:
         yield passed(f"'{stag[1].name}' ({stag[1].environment}) runs before '{j.name}' ({j.environment})", j.loc,
                      f"{pl.path} job {j.name}")
+
+
+GITLAB_DEFAULT_STAGES = [".pre", "build", "test", "deploy", ".post"]
+
+
+def _gitlab_runs_after(p, pl, job, before) -> bool:
+    """Whether GitLab runs ``job`` only after ``before``: through ``needs``, or (a job without ``needs`` waits for
+    every earlier stage) because ``before`` sits in an earlier stage. Stages defined elsewhere (includes) are
+    given the benefit of the doubt."""
+    if before.name in _needs_closure(pl, job):
+        return True
+    if "needs" in job.raw:  # a DAG job starts as soon as its needs finish, whatever its stage
+        return False
+    if pl.system != "gitlab" or not pl.jobs:
+        return True
+    docs = getattr(p.parsed.get(pl.path), "data", None) or []
+    doc = docs[0].data if docs and isinstance(docs[0].data, dict) else {}
+    stages = doc.get("stages") if isinstance(doc.get("stages"), list) else GITLAB_DEFAULT_STAGES
+    stages = [str(s) for s in stages]
+    a, b = str(before.stage or "test"), str(job.stage or "test")
+    if a not in stages or b not in stages:
+        return True
+    return stages.index(a) < stages.index(b)
 
 
 def _needs_closure(pl, job) -> set[str]:

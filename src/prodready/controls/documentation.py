@@ -40,8 +40,8 @@ def runbook(p):
         yield failed("no runbook (a doc with alert handling, mitigation and rollback steps)")
 
 
-RTO_RX = re.compile(r"\bRTO\b[^\n]{0,60}?(\d+(\.\d+)?\s*(s|sec|seconds?|m|min|minutes?|h|hrs?|hours?|d|days?)\b)", re.I)
-RPO_RX = re.compile(r"\bRPO\b[^\n]{0,60}?(\d+(\.\d+)?\s*(s|sec|seconds?|m|min|minutes?|h|hrs?|hours?|d|days?)\b)", re.I)
+RTO_RX = re.compile(r"\b(RTO|recovery[ -]time[ -]objective)\b[^\n]{0,60}?(\d+(\.\d+)?\s*(s|sec|seconds?|m|min|minutes?|h|hrs?|hours?|d|days?)\b)", re.I)
+RPO_RX = re.compile(r"\b(RPO|recovery[ -]point[ -]objective)\b[^\n]{0,60}?(\d+(\.\d+)?\s*(s|sec|seconds?|m|min|minutes?|h|hrs?|hours?|d|days?)\b)", re.I)
 
 
 @control(
@@ -63,14 +63,14 @@ def dr_plan(p):
         return
     for d, _heads in sorted(found, key=lambda t: -len(t[1])):
         rto, rpo = RTO_RX.search(d.text), RPO_RX.search(d.text)
-        restore = re.search(r"\brestor(e|ing)\b", d.text, re.I)
+        restore = re.search(r"\brestor(e|es|ed|ing|ation)\b", d.text, re.I)
         if rto and rpo and restore:
             line = d.text.count("\n", 0, rto.start()) + 1
-            yield passed(f"{d.path}: restore steps, RTO {rto.group(1)}, RPO {rpo.group(1)}", Loc(d.path, line), d.path)
+            yield passed(f"{d.path}: restore steps, RTO {rto.group(2)}, RPO {rpo.group(2)}", Loc(d.path, line), d.path)
             return
     d, heads = _best(found)
     missing = [n for n, ok in (("RTO figure", RTO_RX.search(d.text)), ("RPO figure", RPO_RX.search(d.text)),
-                               ("restore steps", re.search(r"\brestor(e|ing)\b", d.text, re.I))) if not ok]
+                               ("restore steps", re.search(r"\brestor(e|es|ed|ing|ation)\b", d.text, re.I))) if not ok]
     yield failed(f"{d.path} lacks: {', '.join(missing)}", Loc(d.path, 1), d.path)
 
 
@@ -109,11 +109,16 @@ def incident_response(p):
     phrases=["architecture documentation", "architecture diagram", "system design doc"],
 )
 def architecture(p):
-    found = doc_matching(p, r"(architecture|design|adr|overview)",
+    found = doc_matching(p, r"(architecture|design|(^|[-_.\d])adrs?([-_.\d]|$)|overview)",
                          r"(architecture|components?|data ?flow|system (design|overview)|dependencies)")
+    # architecture decision records live in their own directory, one decision per file
+    adrs = [d for d in p.docs if re.search(r"(^|/)(adrs?|decisions|architecture)/", d.path, re.I) and d.words >= 40]
     if found:
         d, heads = _best(found)
         yield passed(f"{d.path} describes the architecture", Loc(d.path, heads[0].line if heads else 1), d.path)
+    elif adrs:
+        yield passed(f"{len(adrs)} architecture decision record(s), e.g. {adrs[0].path}", Loc(adrs[0].path, 1),
+                     adrs[0].path)
     else:
         yield failed("no architecture document (components, dependencies, data flow)")
 

@@ -45,6 +45,12 @@ def metrics_instrumented(p):
     if hits:
         yield passed(f"metrics library {hits[0][1]}", hits[0][0], hits[0][2].path)
         return
+    # Django wires libraries in by name (INSTALLED_APPS / MIDDLEWARE strings), never by import
+    for app in p.http_apps:
+        for m in app.middleware:
+            if any(m.name == mod or m.name.startswith(mod + ".") for mod in METRICS_PY):
+                yield passed(f"metrics middleware {m.name}", m.loc, app.path)
+                return
     if p.http_apps or p.code:
         yield failed("no metrics library (prometheus client, instrumentator, prom-client...) in the code",
                      p.http_apps[0].loc if p.http_apps else None)
@@ -53,6 +59,7 @@ def metrics_instrumented(p):
 
 
 LOG_PY = ("structlog", "pythonjsonlogger", "json_log_formatter", "loguru", "ecs_logging", "python_json_logger")
+LOG_FORMATTER_RX = r"\b(pythonjsonlogger|json_log_formatter|ecs_logging)\.[\w.]*Formatter\b"
 LOG_JS = ("pino", "pino-http", "winston", "bunyan", "nestjs-pino")
 
 
@@ -77,6 +84,11 @@ def structured_logging(p):
             if any(c.name.endswith(".add") and c.kwargs.get("serialize") == ("lit", True) for c in cf.facts.calls):
                 yield passed("loguru with serialize=True", hits[0][0], cf.path)
                 return
+    # a JSON formatter named in logging configuration (dictConfig / Django LOGGING, logging.yaml, logging.ini)
+    refs = p.search_text(LOG_FORMATTER_RX, kinds=("python", "yaml", "text", "json"))
+    if refs:
+        yield passed("JSON log formatter configured", refs[0], refs[0].path)
+        return
     if p.code:
         yield failed("no JSON logging library or formatter in the code", None)
     else:
@@ -159,6 +171,17 @@ def alert_rules(p):
 )
 def alert_routing(p):
     ams = p.files_of("alertmanager")
+    # prometheus-operator: AlertmanagerConfig objects carry the receivers (slackConfigs, pagerdutyConfigs, ...)
+    amcs = p.objects("AlertmanagerConfig")
+    for o in amcs:
+        receivers = [r for r in ((o.raw.get("spec") or {}).get("receivers") or []) if isinstance(r, dict)]
+        kinds = sorted({k.removesuffix("Configs") for r in receivers for k in r if k.endswith("Configs") and r[k]})
+        if kinds:
+            yield passed(f"{o.ref} receivers: {', '.join(kinds)}", o.loc, o.ref)
+        else:
+            yield failed(f"{o.ref} receivers have no notification integration", o.loc, o.ref)
+    if amcs and not ams:
+        return
     if not ams:
         if p.alert_rules:
             yield failed("alert rules exist but no Alertmanager configuration routes them")

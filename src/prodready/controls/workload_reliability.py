@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from ..model import Loc
-from ._util import containers, cref, is_datastore, label_selector_matches, selects
+from ._util import containers, cref, is_datastore, label_selector_matches
 from .base import control, failed, not_applicable, passed
 
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")
@@ -61,11 +63,8 @@ def liveness_probe(p):
 
 
 def _hpa_for(p, w):
-    for h in p.objects("HorizontalPodAutoscaler"):
-        ref = (h.raw.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") == w.kind and ref.get("name") == w.name and (h.namespace or None) == (w.namespace or None):
-            return h
-    return None
+    h = p.autoscaler_for(w)
+    return h if h is not None and h.kind == "HorizontalPodAutoscaler" else None
 
 
 @control(
@@ -114,7 +113,9 @@ def multiple_replicas(p):
     phrases=["pod disruption budget", "PDB"],
 )
 def pod_disruption_budget(p):
-    pdbs = p.objects("PodDisruptionBudget")
+    pdbs_by_ns: dict = {}
+    for b in p.objects("PodDisruptionBudget"):
+        pdbs_by_ns.setdefault(b.namespace, []).append(b)
     any_ = False
     for w in p.workloads:
         if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet"):
@@ -126,21 +127,32 @@ def pod_disruption_budget(p):
         if n < 2 and hpa is None:
             continue  # a single replica cannot be protected by a budget; multiple-replicas reports that
         any_ = True
-        match = [b for b in pdbs if (b.namespace or None) == (w.namespace or None)
-                 and label_selector_matches((b.raw.get("spec") or {}).get("selector"), w.pod_labels)]
+        match = [b for b in pdbs_by_ns.get(w.namespace, ())
+                 if label_selector_matches((b.raw.get("spec") or {}).get("selector"), w.pod_labels)]
         if not match:
             yield failed(f"no PodDisruptionBudget selects its pods ({n} replicas)", w.loc, w.ref)
             continue
         b = match[0]
         spec = b.raw.get("spec") or {}
         mn, mx = spec.get("minAvailable"), spec.get("maxUnavailable")
-        if mx in (0, "0%") or mn == "100%" or (isinstance(mn, int) and mn >= n):
+        if _pdb_count(mx, n) == 0 or (_pdb_count(mn, n) or 0) >= n:
             yield failed(f"PodDisruptionBudget {b.name} allows no voluntary disruption at {n} replicas "
                          f"(minAvailable={mn}, maxUnavailable={mx})", b.loc, w.ref)
         else:
             yield passed(f"PodDisruptionBudget {b.name} (minAvailable={mn}, maxUnavailable={mx})", b.loc, w.ref)
     if not any_:
         yield not_applicable("no multi-replica Deployments/StatefulSets")
+
+
+def _pdb_count(value, replicas: int) -> int | None:
+    """A PDB's minAvailable/maxUnavailable as a pod count; Kubernetes rounds percentages up."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().endswith("%") and value.strip()[:-1].isdigit():
+        return math.ceil(int(value.strip()[:-1]) * replicas / 100)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 @control(
@@ -208,19 +220,14 @@ def resource_limits(p):
     phrases=["autoscaling", "horizontal pod autoscaler", "auto-scaling configured"],
 )
 def autoscaling(p):
-    services = p.objects("Service")
-    scaled = {(o.raw.get("spec") or {}).get("scaleTargetRef", {}).get("name") for o in
-              p.objects("HorizontalPodAutoscaler", "ScaledObject")}
     any_ = False
     for w in p.workloads:
         if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet") or any(is_datastore(c) for c in w.containers):
             continue
-        served = any(selects((s.raw.get("spec") or {}).get("selector"), w.pod_labels) for s in services
-                     if (s.namespace or None) == (w.namespace or None))
-        if not served:
+        if not p.services_selecting(w):
             continue
         any_ = True
-        if w.name in scaled:
+        if p.autoscaler_for(w) is not None:
             yield passed("targeted by an autoscaler", w.loc, w.ref)
         else:
             yield failed("serves traffic through a Service but no HorizontalPodAutoscaler/KEDA ScaledObject targets it",
@@ -313,7 +320,7 @@ def ingress_tls(p):
             any_ = True
             ssl = [d for d in listens if "ssl" in d.args or any(a.endswith("443") for a in d.args)]
             redirect = any(d.name in ("return", "rewrite") and "https://" in " ".join(d.args)
-                           for d in _walk_block(srv.block or []))
+                           for d in _walk_block(srv.block or [], skip_location=lambda loc: loc.args[-1:] != ["/"]))
             if ssl:
                 yield passed("server listens with TLS", Loc(path, ssl[0].line), f"nginx server {path}:{srv.line}")
             elif redirect:
@@ -335,10 +342,14 @@ def _nginx_servers(tree):
             stack.extend(d.block)
 
 
-def _walk_block(block):
+def _walk_block(block, skip_location=None):
+    """Every directive under ``block``; ``skip_location(d)`` leaves out the ``location`` blocks it is true for
+    (a redirect inside ``location /api`` leaves the rest of the server on plain HTTP)."""
     stack = list(block)
     while stack:
         d = stack.pop()
+        if d.name == "location" and skip_location is not None and skip_location(d):
+            continue
         yield d
         if d.block:
             stack.extend(d.block)

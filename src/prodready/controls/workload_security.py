@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..model import Loc, is_root_user
 from ._util import containers, cref, is_datastore, is_literal_secret, is_secret_name
 from .base import control, failed, not_applicable, passed
@@ -162,7 +164,7 @@ def no_secret_literals(p):
             if not is_secret_name(e.name):
                 continue
             any_ = True
-            if e.source is None and is_literal_secret(e.value):
+            if e.source is None and is_literal_secret(e.value) and not _VAR_REF_RX.match(e.value or ""):
                 yield failed(f"{e.name} is set to a literal value in the manifest", e.loc, cref(w, c),
                              snippet=f"{e.name}: {_mask(e.value)}")
             else:
@@ -170,6 +172,10 @@ def no_secret_literals(p):
                 yield passed(f"{e.name} comes from {src}", e.loc, cref(w, c))
     if not any_:
         yield not_applicable("no secret-like environment variables")
+
+
+# a value that is only a variable reference ($NAME, as Compose and envsubst interpolate it) holds no secret
+_VAR_REF_RX = re.compile(r"^\s*\$[A-Za-z_][A-Za-z0-9_]*\s*$")
 
 
 def _mask(v: str | None) -> str:
@@ -227,14 +233,17 @@ def no_default_credentials(p):
                                  snippet=f"{e.name}: {_mask(v)}")
                 elif name in DEFAULT_CREDENTIALS:
                     yield passed(f"{e.name} is not a known default", e.loc, cref(w, c))
-        if c.image is not None and "rabbitmq" in c.image.repository and not any(
-                e.name == "RABBITMQ_DEFAULT_PASS" for e in c.env):
+        for product, matches, password_vars, default in (
+                ("RabbitMQ", lambda repo: "rabbitmq" in repo, ("RABBITMQ_DEFAULT_PASS",), "guest/guest"),
+                ("MinIO", lambda repo: repo.endswith("minio/minio"), ("MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"),
+                 "minioadmin/minioadmin")):
+            if c.image is None or not matches(c.image.repository) or any(e.name in password_vars for e in c.env):
+                continue
             any_ = True
-            yield failed("RabbitMQ without RABBITMQ_DEFAULT_PASS keeps guest/guest", c.loc, cref(w, c))
-        if c.image is not None and c.image.repository.endswith("minio/minio") and not any(
-                e.name in ("MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY") for e in c.env) and not c.env_from:
-            any_ = True
-            yield failed("MinIO without MINIO_ROOT_PASSWORD keeps minioadmin/minioadmin", c.loc, cref(w, c))
+            if c.env_from:  # the password comes from an env file / Secret, not from the manifest
+                yield passed(f"{product} credentials come from {', '.join(c.env_from)}", c.loc, cref(w, c))
+            else:
+                yield failed(f"{product} without {password_vars[0]} keeps {default}", c.loc, cref(w, c))
     if not any_:
         yield not_applicable("no credentials configured in workloads")
 
@@ -257,9 +266,12 @@ def datastores_not_exposed(p):
         if not is_datastore(c):
             continue
         any_ = True
-        public = [pt for pt in c.ports if pt.host_port is not None and pt.host_ip in (None, "0.0.0.0", "::", "")]
+        # a Compose `ports:` entry always publishes (no host port = a random one); Kubernetes only with hostPort
+        public = [pt for pt in c.ports if (pt.host_port is not None or w.source == "compose")
+                  and pt.host_ip in (None, "0.0.0.0", "::", "")]
         if public:
-            ports = ", ".join(str(pt.host_port) for pt in public)
+            ports = ", ".join(str(pt.host_port) if pt.host_port is not None else f"random -> {pt.container_port}"
+                              for pt in public)
             yield failed(f"{c.image.name if c.image else c.name} published on all interfaces (port {ports})",
                          c.loc, cref(w, c))
         else:
@@ -268,8 +280,7 @@ def datastores_not_exposed(p):
         spec = svc.raw.get("spec") or {}
         stype = spec.get("type", "ClusterIP")
         sel = spec.get("selector") or {}
-        targets = [w for w in p.workloads if w.source == "k8s" and sel and all(w.pod_labels.get(k) == str(v)
-                                                                               for k, v in sel.items())]
+        targets = p.pods_matching(svc.namespace, sel)
         if any(is_datastore(c) for w in targets for c in w.containers):
             any_ = True
             if stype in ("LoadBalancer", "NodePort"):

@@ -186,17 +186,85 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
+         "yes": True, "Yes": True, "YES": True, "no": False, "No": False, "NO": False, "on": True, "On": True,
+         "ON": True, "off": False, "Off": False, "OFF": False}
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class _FastConstructor:
+    """Builds YMap/YList/scalars straight from libyaml's node graph: the common tags (str, int, float,
+    bool, null, map, seq) without PyYAML's generic constructor machinery, which dominated scan time.
+    Anything unusual (merge keys ``<<``, custom or binary tags) is handed to the full loader."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.memo: dict[int, Any] = {}
+
+    def build(self, node: yaml.Node) -> Any:
+        nid = id(node)
+        if nid in self.memo:
+            return self.memo[nid]
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STR_TAG:
+                value: Any = node.value
+            else:
+                value = self.loader.construct_object(node, deep=True)
+            self.memo[nid] = value
+            return value
+        if isinstance(node, yaml.MappingNode) and tag == _MAP_TAG:
+            m = YMap()
+            m.line = node.start_mark.line + 1
+            self.memo[nid] = m
+            lines = m.key_lines
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _NeedFullLoader
+                key = self.build(key_node)
+                try:
+                    hash(key)
+                except TypeError:
+                    if isinstance(key, dict):  # `{{ .Values.x }}` unquoted reads as a mapping used as a key
+                        self.loader.template_lines.append(key_node.start_mark.line + 1)
+                    key = str(key)
+                if key in m:
+                    self.loader.duplicates.append((str(key), key_node.start_mark.line + 1))
+                m[key] = self.build(value_node)
+                lines[key] = key_node.start_mark.line + 1
+            return m
+        if isinstance(node, yaml.SequenceNode) and tag == _SEQ_TAG:
+            seq = YList()
+            seq.line = node.start_mark.line + 1
+            self.memo[nid] = seq
+            seq.item_lines = [c.start_mark.line + 1 for c in node.value]
+            seq.extend(self.build(c) for c in node.value)
+            return seq
+        raise _NeedFullLoader
+
+
+class _NeedFullLoader(Exception):
+    pass
+
+
 def load_all(text: str) -> YamlResult:
     """Parse every document of ``text``. Raises :class:`YamlError` with a line on failure."""
     loader = _Loader(text)
     result = YamlResult()
+    may_alias = "*" in text
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            _check_graph(node)
-            data = loader.construct_document(node)
+            if may_alias:
+                _check_graph(node)
+            try:
+                data = _FastConstructor(loader).build(node)
+            except _NeedFullLoader:
+                data = loader.construct_document(node)
             result.docs.append(YamlDoc(data, node.start_mark.line + 1, node.end_mark.line + 1))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
