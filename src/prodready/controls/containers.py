@@ -197,18 +197,56 @@ def dockerignore_present(p):
     ignores = {posixpath.dirname(f) for f in p.files_of("dockerignore")}
     named = {f[: -len(".dockerignore")] for f in p.files if f.endswith(".Dockerfile.dockerignore")
              or f.endswith("Dockerfile.dockerignore")}
+    contexts = _build_contexts(p)
     for d in p.dockerfiles:
         copies_all = any(i.cmd in ("COPY", "ADD") and i.value and i.value[0] in (".", "./")
                          for s in d.stages for i in s.instructions)
-        if d.directory in ignores or (d.path + ".dockerignore")[:-len(".dockerignore")] in named:
+        # Docker reads .dockerignore from the root of the build context (known from Compose/CI, else assumed to be
+        # the Dockerfile's directory), or <Dockerfile>.dockerignore next to the Dockerfile
+        missing = sorted(ctx for ctx in contexts.get(d.path, {d.directory}) if ctx not in ignores)
+        if not missing or d.path in named:
             yield passed(".dockerignore present in the build context", Loc(d.path, None), d.path)
         elif copies_all:
             line = next(i.line for s in d.stages for i in s.instructions
                         if i.cmd in ("COPY", "ADD") and i.value and i.value[0] in (".", "./"))
-            yield failed(f"copies the whole context but {d.directory or '.'}/.dockerignore is missing",
+            yield failed(f"copies the whole context but {missing[0] or '.'}/.dockerignore is missing",
                          Loc(d.path, line), d.path)
         else:
             yield passed("copies named paths only", Loc(d.path, None), d.path)
+
+
+def _build_contexts(p) -> dict[str, set[str]]:
+    """Dockerfile path -> the build-context directories it is built with, from Compose `build:` and CI steps."""
+    out: dict[str, set[str]] = {}
+
+    def add(dockerfile: str, ctx: str) -> None:
+        ctx = posixpath.normpath(ctx).lstrip("/")
+        out.setdefault(posixpath.normpath(dockerfile), set()).add("" if ctx == "." else ctx)
+
+    for w, c in containers(p, include_init=True):
+        build = c.raw.get("build") if w.source == "compose" and isinstance(c.raw, dict) else None
+        if build is not None and c.dockerfile is not None:
+            ctx = build if isinstance(build, str) else str((build or {}).get("context", "."))
+            if not ctx.startswith(("http", "git@", "git:")) and "$" not in ctx:
+                add(c.dockerfile.path, posixpath.join(posixpath.dirname(w.project or ""), ctx))
+    for pl in p.pipelines:
+        for job in pl.jobs:
+            for s in job.steps:
+                if s.uses and s.uses.startswith("docker/build-push-action"):
+                    ctx = str(s.with_.get("context") or ".")
+                    f = str(s.with_.get("file") or posixpath.join(ctx, "Dockerfile"))
+                    if "$" not in ctx + f and "{{" not in ctx + f:
+                        add(f, ctx)
+                for line in (s.run or "").splitlines():
+                    m = _DOCKER_BUILD_RX.search(line)
+                    if m and m.group("file") and "$" not in m.group("file") + m.group("ctx"):
+                        add(m.group("file"), m.group("ctx"))
+    known = {d.path for d in p.dockerfiles}
+    return {k: v for k, v in out.items() if k in known}
+
+
+_DOCKER_BUILD_RX = re.compile(r"\bdocker\s+(?:buildx\s+)?build\b.*?(?:-f|--file)[ =]['\"]?(?P<file>[^\s'\"]+)['\"]?"
+                              r".*\s(?P<ctx>[^\s-][^\s]*)\s*$")
 
 
 PIPE_SHELL_RX = re.compile(r"\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(ba|z|da)?sh\b")
