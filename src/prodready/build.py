@@ -65,6 +65,8 @@ def build(root: str, parsed: list[Parsed]) -> Project:
             p.diagnostics.append(Diagnostic("parse-error", f.rel, line, msg))
         for kind, line, msg in f.notes:
             p.diagnostics.append(Diagnostic(kind, f.rel, line, msg))
+        for line, stype, masked in f.secrets:
+            p.secret_lines[(f.rel, line)] = (stype, masked)
     for f in parsed:
         if f.data is None:
             continue
@@ -98,7 +100,8 @@ def _compose_roles(p: Project) -> None:
             w.dev_only = (f"the project deploys with Kubernetes ({len(k8s)} workloads{', Helm' if charts else ''}); "
                           f"{w.project} is treated as a local development environment")
         for c in w.containers:
-            if "liveness" in c.probes or c.dockerfile is None or c.dockerfile.final is None:
+            if "liveness" in c.probes or c.dockerfile is None or c.dockerfile.final is None \
+                    or c.raw.get("_healthcheck_disabled"):
                 continue
             hcs = c.dockerfile.final.find("HEALTHCHECK")
             if hcs and not (hcs[-1].value and hcs[-1].value[0].upper() == "NONE"):
@@ -285,6 +288,9 @@ def _compose(p: Project, f: Parsed) -> None:
             if x.startswith("seccomp"):
                 c.seccomp = "Unconfined" if "unconfined" in x else "Localhost"
         hc = svc.get("healthcheck")
+        if isinstance(hc, dict) and (hc.get("disable") is True or (
+                isinstance(hc.get("test"), list) and hc["test"] and str(hc["test"][0]).upper() == "NONE")):
+            c.raw = {**svc, "_healthcheck_disabled": True}  # overrides any image HEALTHCHECK
         if isinstance(hc, dict) and not hc.get("disable"):
             test = hc.get("test")
             target = " ".join(map(str, test)) if isinstance(test, list) else str(test)
@@ -311,8 +317,7 @@ def _compose(p: Project, f: Parsed) -> None:
             ctx = build if isinstance(build, str) else str(_m(build).get("context", "."))
             dfile = "Dockerfile" if isinstance(build, str) else str(_m(build).get("dockerfile", "Dockerfile"))
             path = posixpath.normpath(posixpath.join(base, ctx, dfile)) if not ctx.startswith(("http", "git")) else None
-            c.raw = dict(svc)
-            c.raw["_dockerfile_path"] = path
+            c.raw = {**c.raw, "_dockerfile_path": path}
         replicas = deploy.get("replicas") if "replicas" in deploy else svc.get("scale")
         restart = svc.get("restart") or _m(deploy.get("restart_policy")).get("condition")
         labels = _m(svc.get("labels")) if isinstance(svc.get("labels"), dict) else {}

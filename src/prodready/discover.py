@@ -63,8 +63,9 @@ def classify(rel: str) -> str | None:
     lower = name.lower()
     parts = rel.split("/")
     if name in KNOWN_TEXT_NAMES:
-        kind = KNOWN_TEXT_NAMES[name]
-        return kind
+        return KNOWN_TEXT_NAMES[name]
+    if lower.endswith(".dockerignore"):  # <Dockerfile-name>.dockerignore, used by BuildKit for that Dockerfile
+        return "dockerignore"
     if lower == "dockerfile" or lower.startswith("dockerfile.") or lower.startswith("dockerfile-") \
             or lower.endswith(".dockerfile") or lower == "containerfile":
         return "dockerfile"
@@ -117,7 +118,7 @@ def _inside_helm_chart_dir(parts: list[str]) -> bool:
     return parts.index("templates") >= 1 or parts[0] == "templates"
 
 
-def _load_gitignore(dirpath: str, rel_dir: str) -> pathspec.PathSpec | None:
+def _load_gitignore(dirpath: str, rel_dir: str) -> pathspec.GitIgnoreSpec | None:
     path = os.path.join(dirpath, ".gitignore")
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -125,7 +126,7 @@ def _load_gitignore(dirpath: str, rel_dir: str) -> pathspec.PathSpec | None:
     except OSError:
         return None
     try:
-        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+        return pathspec.GitIgnoreSpec.from_lines(lines)
     except Exception:  # a malformed .gitignore must not stop the scan
         return None
 
@@ -135,7 +136,7 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
     root and has not been seen already (so loops and duplicates are impossible)."""
     root = root.resolve()
     disc = Discovery(root=root)
-    exclude_spec = pathspec.PathSpec.from_lines("gitwildmatch", excludes or [])
+    exclude_spec = pathspec.GitIgnoreSpec.from_lines(excludes or [])
     seen_files: set[tuple[int, int]] = set()
     root_str = str(root)
     # stack of (abs dir, rel dir, list of (rel_base, PathSpec) gitignores in force)

@@ -331,7 +331,8 @@ def _evidence(project: Project, o: Outcome) -> dict:
     line = o.loc.line if o.loc else None
     snippet = o.snippet
     if snippet is None and path and o.status != "pass":
-        snippet = project.line_text(path, line)
+        known = project.secret_lines.get((path, line or 0))
+        snippet = known[1] if known else project.line_text(path, line)
     return {"status": o.status, "path": path, "line": line,
             "snippet": mask_secrets(snippet) if snippet else None, "resource": o.resource,
             "message": mask_secrets(o.message), "confidence": o.confidence}

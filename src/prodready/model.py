@@ -379,6 +379,7 @@ class Project:
     compose_files: dict[str, dict] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     image_builds: dict[str, tuple[str, str]] = field(default_factory=dict)  # image repo -> (dockerfile path, how)
+    secret_lines: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)  # (path, line) -> (type, masked)
 
     _index: dict | None = field(default=None, repr=False)
 

@@ -15,7 +15,7 @@ from typing import Any
 from .parsers import jsfacts, pyfacts
 from .parsers.yamlsafe import YamlError, load_all
 
-PARSER_VERSION = "1"  # bump when parsed data changes shape: invalidates the parse cache
+PARSER_VERSION = "2"  # bump when parsed data changes shape: invalidates the parse cache
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 YAML_KINDS = {"yaml", "compose", "github-workflow", "gitlab-ci", "kustomization", "helm-chart", "dependabot",
@@ -46,6 +46,10 @@ class Parsed:
     errors: list[tuple[int | None, str]] = field(default_factory=list)
     notes: list[tuple[str, int | None, str]] = field(default_factory=list)  # (kind, line, message)
     suppressions: list[Suppression] = field(default_factory=list)
+    secrets: list[tuple[int, str, str]] = field(default_factory=list)  # (line, type, masked line)
+
+
+NO_SECRET_SCAN = {"lockfile"}
 
 
 def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
@@ -75,6 +79,10 @@ def parse_bytes(rel: str, kind: str, data: bytes) -> Parsed:
     out.text = text
     if "prodready:" in text:
         out.suppressions = _suppressions(text)
+    if kind not in NO_SECRET_SCAN:
+        from .parsers.secretscan import find_secrets
+
+        out.secrets = find_secrets(text)
     try:
         _PARSERS.get(_family(kind), _parse_text)(out, text)
     except RecursionError:

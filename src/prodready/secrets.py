@@ -51,3 +51,9 @@ def mask_secrets(text: str | None) -> str | None:
     for rx in _PATTERNS:
         out = rx.sub(lambda m: mask_value(m.group(0)), out)
     return out
+
+
+# Values that are defaults or demo passwords rather than real secrets (reported by the default-credentials
+# control, not as leaked secrets).
+WEAK_VALUE_RX = re.compile(r"^(admin|password|passw0rd|changeme|change-me|secret|guest|root|test|demo|example|default|"
+                           r"minioadmin|postgres|mysql|redis|[a-z]+(123|1234|2023|2024|2025))$", re.I)

@@ -12,6 +12,7 @@ MODULES = [
     "workload_security",
     "workload_reliability",
     "containers",
+    "secrets_scan",
     "app_code",
     "delivery",
     "observability",

@@ -229,9 +229,9 @@ def debug_disabled(p):
 
 
 SQL_EXEC = re.compile(r"(^|\.)(execute|executemany|executescript|raw|extra|text|query|exec_driver_sql|fetch|fetchrow|"
-                      r"fetchval)$")
-SQL_RECV_HINT = re.compile(r"(cursor|cur|conn|connection|db|session|engine|sqlalchemy\.text|objects|pool|client|sql)",
-                           re.I)
+                      r"fetchval|\$queryRawUnsafe|\$executeRawUnsafe)$")
+SQL_RECV_HINT = re.compile(r"(cursor|cur|conn|connection|db|session|engine|sqlalchemy\.text|objects|pool|client|sql|"
+                           r"knex|sequelize|prisma)", re.I)
 
 
 @control(
@@ -333,7 +333,7 @@ def env_files_not_committed(p):
     envs = [f for f in p.files_of("dotenv") if not re.search(r"\.(example|sample|template|dist|defaults?)$", f, re.I)
             and not f.endswith(("example.env", "sample.env"))]
     gi = p.sources.get(".gitignore", "")
-    ignored = bool(re.search(r"^\s*/?\.env(\*|\.\*)?\s*$", gi, re.M)) or bool(re.search(r"^\s*\*\.env\s*$", gi, re.M))
+    ignored = bool(re.search(r"^\s*(/|\*\*/)?\.env(\*|\.\*)?\s*$", gi, re.M)) or bool(re.search(r"^\s*\*\.env\s*$", gi, re.M))
     for e in envs:
         yield failed(f"{e} is in the tree", Loc(e, 1), e)
     if not p.files:
@@ -451,6 +451,17 @@ def caching(p):
             yield passed("in-process memoisation (functools.lru_cache)", Loc(cf.path, fn.line), cf.path,
                          confidence="medium")
             return
+    # Django configures its cache framework by name in settings (CACHES), not by import
+    for cf in p.code:
+        if cf.language != "python":
+            continue
+        for a in cf.facts.assigns:
+            if a.target == "CACHES" and a.value[0] == "lit" and isinstance(a.value[1], dict):
+                backends = [str(v.get("BACKEND", "")) for v in a.value[1].values() if isinstance(v, dict)]
+                real = [b for b in backends if b and not b.endswith("DummyCache")]
+                if real:
+                    yield passed(f"Django cache backend {real[0]}", Loc(cf.path, a.line), cf.path)
+                    return
     if p.http_apps:
         yield failed("no cache client or memoisation in the application code", p.http_apps[0].loc)
     else:

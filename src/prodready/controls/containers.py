@@ -249,7 +249,9 @@ _DOCKER_BUILD_RX = re.compile(r"\bdocker\s+(?:buildx\s+)?build\b.*?(?:-f|--file)
                               r".*\s(?P<ctx>[^\s-][^\s]*)\s*$")
 
 
-PIPE_SHELL_RX = re.compile(r"\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(ba|z|da)?sh\b")
+# piped into a shell, or into an interpreter that runs its stdin (`| python3 -`, not `| python3 -m json.tool`)
+PIPE_SHELL_RX = re.compile(r"\b(curl|wget)\b[^|;&\n]*\|\s*(sudo(\s+-\S+)*\s+)?"
+                           r"((ba|z|da|a)?sh\b|(python[0-9.]*|perl|ruby|node)(\s+-(?=\s|$)|\s*$|\s*[;&|)]))", re.M)
 
 
 @control(

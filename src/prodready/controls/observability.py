@@ -112,12 +112,20 @@ TRACE_JS = ("@opentelemetry/api", "@opentelemetry/sdk-node", "@opentelemetry/aut
 )
 def tracing(p):
     hits = _import_hits(p, TRACE_PY, TRACE_JS)
+    # zero-code instrumentation: an agent wrapping the process, or the OpenTelemetry operator injecting one
+    auto = p.search_text(TRACE_AGENT_RX, kinds=("dockerfile", "k8s", "compose", "procfile", "shell"))
     if hits:
         yield passed(f"tracing via {hits[0][1]}", hits[0][0], hits[0][2].path)
+    elif auto:
+        yield passed("tracing via an auto-instrumentation agent", auto[0], auto[0].path)
     elif p.http_apps:
         yield failed("HTTP services without tracing instrumentation", p.http_apps[0].loc)
     else:
         yield not_applicable("no HTTP services")
+
+
+TRACE_AGENT_RX = (r"(opentelemetry-instrument\b|instrumentation\.opentelemetry\.io/inject-|"
+                  r"@opentelemetry/auto-instrumentations-node/register|\bddtrace-run\b|-javaagent:\S*opentelemetry)")
 
 
 COVERAGE = {

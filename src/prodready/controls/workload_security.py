@@ -200,8 +200,7 @@ DEFAULT_CREDENTIALS = {
     "ELASTIC_PASSWORD": {"changeme", "elastic", "password"},
     "PGADMIN_DEFAULT_PASSWORD": {"admin", "password", "pgadmin"},
 }
-WEAK_VALUE_RX = __import__("re").compile(r"^(admin|password|passw0rd|changeme|secret|guest|root|test|demo|"
-                                         r"example|default|minioadmin|postgres|[a-z]+(123|1234|2023|2024|2025))$", 2)
+from ..secrets import WEAK_VALUE_RX  # noqa: E402
 
 
 @control(
