@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 a gate failed (--fail-under, --fail-on); 2 usage or runtime 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 from . import __version__
 
 FORMATS = ("terminal", "json", "sarif", "junit", "markdown")
+# Modules adding subcommands: each has ``register(subparsers, parser_class)`` which adds its parser(s) and
+# sets ``func=handler`` (handler(args) -> exit code; raise UsageError for usage problems).
+SUBCOMMANDS: list[str] = []
 
 
 class UsageError(Exception):
@@ -59,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--category", help="only this category")
     ce = csub.add_parser("explain", help="explain one control")
     ce.add_argument("id")
+    for module in SUBCOMMANDS:  # further commands register themselves: register(subparsers) sets func=
+        importlib.import_module(module).register(sub, _Parser)
     return p
 
 
@@ -195,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_scan(args)
         if args.command == "controls":
             return cmd_controls(args)
+        if hasattr(args, "func"):
+            return int(args.func(args))
     except (UsageError, ScanError) as exc:
         sys.stderr.write(f"prodready: error: {exc}\n")
         return 2

@@ -209,7 +209,10 @@ def _suppression_applies(project: Project, sup, loc) -> bool:
 
 
 def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],
-             today: dt.date, waivers_file: str | None = None, waivers_disabled: bool = False) -> dict[str, Any]:
+             today: dt.date, waivers_file: str | None = None, waivers_disabled: bool = False,
+             live: dict[str, list[Outcome]] | None = None) -> dict[str, Any]:
+    """Evaluate every control. ``live`` maps control ids to outcomes observed by probes: where a control has
+    live outcomes, its verdict is the live one and the static evidence is kept beside it."""
     diagnostics = list(project.diagnostics)
     used_supp: set[tuple[str, int]] = set()
     # suppressions without a reason or with unknown ids are reported and do not apply
@@ -228,6 +231,15 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
             continue
         severity = cfg.severity.get(cid, c.severity)
         outcomes, error = _run_control(c, project)
+        live_outcomes = (live or {}).get(cid, [])
+        static_evidence = []
+        if live_outcomes and any(o.status in ("pass", "fail") for o in live_outcomes):
+            # the live verdict decides; static findings are shown as context, not counted
+            static_evidence = [{**_evidence(project, o), "counted": False} for o in outcomes
+                               if o.status in ("pass", "fail")]
+            outcomes = live_outcomes
+        else:
+            outcomes = outcomes + [o for o in live_outcomes if o.status not in ("pass", "fail")]
         evidence, suppressed, waived = [], [], []
         for o in outcomes:
             item = _evidence(project, o)
@@ -276,6 +288,9 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
             "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
             "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
             "counts": {"fail": len(fails), "pass": len(passing)},
+            "verdict_source": "live" if live_outcomes and static_evidence is not None and
+                              any(o.status in ("pass", "fail") for o in live_outcomes) else "static",
+            "static_evidence": static_evidence,
         })
     for rel, parsed in project.parsed.items():
         for s in parsed.suppressions:
@@ -333,9 +348,12 @@ def _evidence(project: Project, o: Outcome) -> dict:
     if snippet is None and path and o.status != "pass":
         known = project.secret_lines.get((path, line or 0))
         snippet = known[1] if known else project.line_text(path, line)
-    return {"status": o.status, "path": path, "line": line,
+    item = {"status": o.status, "path": path, "line": line,
             "snippet": mask_secrets(snippet) if snippet else None, "resource": o.resource,
-            "message": mask_secrets(o.message), "confidence": o.confidence}
+            "message": mask_secrets(o.message), "confidence": o.confidence, "source": o.source}
+    if o.url:
+        item["url"] = mask_secrets(o.url)
+    return item
 
 
 def _match_waiver(waivers: list[Waiver], cid: str, o: Outcome, today: dt.date) -> Waiver | None:

@@ -37,6 +37,8 @@ class Outcome:
     resource: str | None = None
     snippet: str | None = None
     confidence: str = "high"  # high | medium | low — heuristics over application code say so
+    source: str = "static"  # "static" (read from the repository) or "live" (observed by a probe)
+    url: str | None = None  # for live evidence: what was requested
 
 
 def passed(message: str, loc: Loc | None = None, resource: str | None = None, **kw) -> Outcome:
