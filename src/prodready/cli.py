@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=Path, help="configuration file (default: .prodready.toml or pyproject.toml)")
     s.add_argument("--waivers", type=Path, help="waivers file (default: .prodready/waivers.yaml if present)")
     s.add_argument("--no-waivers", action="store_true", help="ignore waivers: show the raw state")
+    s.add_argument("--enable", action="append", default=[], metavar="ID",
+                   help="turn on an optional (opinionated) control; 'all' turns on every one")
     s.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the overall score is below N")
     s.add_argument("--fail-on", choices=("critical", "high", "medium", "low"),
                    help="exit 1 when a control of this severity or above fails")
@@ -96,7 +98,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress = _Progress()
     opts = ScanOptions(excludes=args.exclude, config_path=args.config, waivers_path=args.waivers,
                        use_waivers=not args.no_waivers, use_cache=not args.no_cache, cache_dir=args.cache_dir,
-                       fail_under=args.fail_under, fail_on=args.fail_on,
+                       fail_under=args.fail_under, fail_on=args.fail_on, enable=args.enable,
                        progress=progress.update if progress else None)
     try:
         report = scan(Path(args.path), opts)

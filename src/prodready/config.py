@@ -15,7 +15,7 @@ from typing import Any
 from .controls.base import SEVERITIES
 from .parsers.yamlsafe import YamlError, load_all
 
-KNOWN_KEYS = {"exclude", "disable", "severity", "fail_under", "fail_on", "waivers", "gitignore", "max_file_mb"}
+KNOWN_KEYS = {"exclude", "disable", "enable", "severity", "fail_under", "fail_on", "waivers", "gitignore", "max_file_mb"}
 
 
 class ConfigError(Exception):
@@ -41,6 +41,7 @@ class Config:
     source: str | None = None
     exclude: list[str] = field(default_factory=list)
     disable: list[str] = field(default_factory=list)
+    enable: list[str] = field(default_factory=list)  # optional controls to turn on ("all" = every one)
     severity: dict[str, str] = field(default_factory=dict)
     fail_under: float | None = None
     fail_on: str | None = None
@@ -84,12 +85,12 @@ def _validate(path: str, text: str, data: dict[str, Any], known: set[str]) -> Co
         line = _line_of(text, key)
         if key not in KNOWN_KEYS:
             raise ConfigError(path, key, line, f"unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})")
-        if key in ("exclude", "disable"):
+        if key in ("exclude", "disable", "enable"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(path, key, line, "must be a list of strings")
-            if key == "disable":
+            if key in ("disable", "enable"):
                 for cid in value:
-                    if cid not in known:
+                    if cid not in known and not (key == "enable" and cid == "all"):
                         raise ConfigError(path, key, _line_of(text, cid) or line, f"unknown control id {cid!r}")
             setattr(cfg, key, value)
         elif key == "severity":

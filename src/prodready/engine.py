@@ -43,6 +43,7 @@ class ScanOptions:
     fail_under: float | None = None
     fail_on: str | None = None
     progress: Callable[[int, int], None] | None = None
+    enable: list[str] = field(default_factory=list)  # optional controls to turn on, like `enable` in config
     today: dt.date | None = None
 
 
@@ -166,6 +167,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
             waivers = load_waivers(wpath, known)
     except ConfigError as exc:
         raise ScanError(f"invalid configuration: {exc}") from None
+    cfg.enable = cfg.enable + opts.enable
     project, stats = load_project(root, opts, cfg)
     today = opts.today or dt.date.today()
     report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
@@ -227,7 +229,7 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
                     diagnostics.append(Diagnostic("suppression-invalid", rel, s.line, f"unknown control id {cid!r}"))
     results = []
     for cid, c in sorted(controls.items()):
-        if cid in cfg.disable:
+        if cid in cfg.disable or (c.optional and cid not in cfg.enable and "all" not in cfg.enable):
             continue
         severity = cfg.severity.get(cid, c.severity)
         outcomes, error = _run_control(c, project)
@@ -353,6 +355,8 @@ def _evidence(project: Project, o: Outcome) -> dict:
             "message": mask_secrets(o.message), "confidence": o.confidence, "source": o.source}
     if o.url:
         item["url"] = mask_secrets(o.url)
+    if o.concept:
+        item["concept"] = o.concept
     return item
 
 

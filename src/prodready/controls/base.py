@@ -39,6 +39,7 @@ class Outcome:
     confidence: str = "high"  # high | medium | low — heuristics over application code say so
     source: str = "static"  # "static" (read from the repository) or "live" (observed by a probe)
     url: str | None = None  # for live evidence: what was requested
+    concept: str | None = None  # for a family control, the one answered concept this finding is about
 
 
 def passed(message: str, loc: Loc | None = None, resource: str | None = None, **kw) -> Outcome:
@@ -74,6 +75,7 @@ class Control:
     checklist: list[str] = field(default_factory=list)  # answers: checklist control labels
     phrases: list[str] = field(default_factory=list)  # how people word this in checklists
     source: str = ""  # module that defines it
+    optional: bool = False  # an opinionated policy, off unless enabled (`enable = [...]` in configuration)
 
     def to_dict(self) -> dict:
         return {
@@ -81,7 +83,7 @@ class Control:
             "verifiability": self.verifiability, "needs_probe": self.needs_probe,
             "rationale": self.rationale, "remediation": self.remediation, "references": self.references,
             "evidence": self.evidence, "answers": {"concepts": self.concepts, "checklist": self.checklist},
-            "phrases": self.phrases, "source": self.source,
+            "phrases": self.phrases, "source": self.source, "optional": self.optional,
         }
 
 
@@ -95,7 +97,7 @@ class ControlDefinitionError(Exception):
 def control(*, id: str, title: str, category: str, severity: str, rationale: str, remediation: str,
             references: list[str] | None = None, evidence: list[str] | None = None, verifiability: str = "repo",
             needs_probe: bool = False, concepts: list[str] | None = None, checklist: list[str] | None = None,
-            phrases: list[str] | None = None) -> Callable:
+            phrases: list[str] | None = None, optional: bool = False) -> Callable:
     """Register a control. Metadata is validated loudly: a bad category, severity or id clash is an error."""
 
     def wrap(fn: Callable[[Project], Iterable[Outcome]]) -> Callable[[Project], Iterable[Outcome]]:
@@ -111,7 +113,7 @@ def control(*, id: str, title: str, category: str, severity: str, rationale: str
             raise ControlDefinitionError(f"{id}: defined twice ({REGISTRY[id].source} and {fn.__module__})")
         REGISTRY[id] = Control(id, title, category, severity, rationale.strip(), remediation.strip(), fn,
                                references or [], evidence or [], verifiability, needs_probe, concepts or [],
-                               checklist or [], phrases or [], fn.__module__)
+                               checklist or [], phrases or [], fn.__module__, optional)
         return fn
 
     return wrap
