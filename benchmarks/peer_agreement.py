@@ -28,6 +28,7 @@ import yaml
 from prodready.controls.base import all_controls
 from prodready.engine import ScanOptions, scan
 
+
 def load_disputes() -> dict[str, str]:
     """``peer_label_disputes*.yaml`` beside this script: [{sha256: <prefix>, path: ..., reason: ...}]."""
     out: dict[str, str] = {}
