@@ -15,7 +15,7 @@ from typing import Any
 from .parsers import jsfacts, pyfacts
 from .parsers.yamlsafe import YamlError, load_all
 
-PARSER_VERSION = "2"  # bump when parsed data changes shape: invalidates the parse cache
+PARSER_VERSION = "3"  # bump when parsed data changes shape: invalidates the parse cache
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 YAML_KINDS = {"yaml", "compose", "github-workflow", "gitlab-ci", "kustomization", "helm-chart", "dependabot",
@@ -82,7 +82,7 @@ def parse_bytes(rel: str, kind: str, data: bytes) -> Parsed:
     if kind not in NO_SECRET_SCAN:
         from .parsers.secretscan import find_secrets
 
-        out.secrets = find_secrets(text)
+        out.secrets = find_secrets(text, rel)
     try:
         _PARSERS.get(_family(kind), _parse_text)(out, text)
     except RecursionError:
