@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from prodready.report.terminal import PARSE_ERROR_ID, scan_errors
+from prodready.report._common import PARSE_ERROR_ID, scan_errors
 
 __all__ = ["render", "build_junit", "MAX_EVIDENCE"]
 

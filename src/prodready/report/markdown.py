@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from prodready.report.terminal import PARSE_ERROR_ID, scan_errors
+from prodready.report._common import PARSE_ERROR_ID, scan_errors
 
 __all__ = ["render", "inline", "cell", "code", "fenced", "reference", "remediation_blocks", "MAX_EVIDENCE"]
 

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from prodready.report._common import scan_errors
 from prodready.report.markdown import reference, remediation_blocks
-from prodready.report.terminal import scan_errors
 
 __all__ = [
     "render",
@@ -36,7 +36,6 @@ __all__ = [
     "SARIF_SCHEMA_URI",
     "SARIF_VERSION",
     "SRCROOT",
-    "INFORMATION_URI",
     "PARSE_ERROR_RULE_ID",
     "FINGERPRINT_KEY",
     "REPOSITORY_URI",
@@ -45,7 +44,6 @@ __all__ = [
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"
-INFORMATION_URI = "https://github.com/prodready/prodready"
 PARSE_ERROR_RULE_ID = "parse-error"
 FINGERPRINT_KEY = "prodready/v1"
 REPOSITORY_URI = "."
@@ -332,9 +330,10 @@ def build_sarif(report: Mapping[str, Any]) -> dict[str, Any]:
 
     driver: dict[str, Any] = {
         "name": _text(tool_info.get("name")) or "prodready",
-        "informationUri": _text(tool_info.get("information_uri")) or INFORMATION_URI,
         "rules": rules,
     }
+    if tool_info.get("information_uri"):
+        driver["informationUri"] = _text(tool_info["information_uri"])
     if tool_info.get("version"):
         driver["version"] = _text(tool_info["version"])
         driver["semanticVersion"] = _text(tool_info["version"])

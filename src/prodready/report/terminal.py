@@ -20,9 +20,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from prodready.report._common import PARSE_ERROR_ID, _is_scan_error, scan_errors
+
 __all__ = ["render", "scan_errors", "PARSE_ERROR_ID", "WIDTH", "BAR_WIDTH", "MAX_EVIDENCE", "MAX_FIX_LINES"]
 
-PARSE_ERROR_ID = "parse-error"
 WIDTH = 100
 BAR_WIDTH = 24
 MAX_EVIDENCE = 5
@@ -100,36 +101,6 @@ def _failing_evidence(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return failing
     # Outcomes without an explicit status (or only non-pass ones) still explain the failure.
     return [e for e in evidence if e.get("status") != "pass"]
-
-
-def _is_scan_error(result: Mapping[str, Any]) -> bool:
-    return result.get("control_id") == PARSE_ERROR_ID
-
-
-def _valid_line(line: Any) -> int | None:
-    return line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
-
-
-def scan_errors(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Files that could not be parsed, from ``parse-error`` diagnostics and ``parse-error``
-    results (the core may report them either way, or both), one entry per path and line."""
-    found: dict[tuple[str, int | None], dict[str, Any]] = {}
-    for diag in report.get("diagnostics") or []:
-        if isinstance(diag, Mapping) and diag.get("kind") == PARSE_ERROR_ID:
-            key = (str(diag.get("path") or ""), _valid_line(diag.get("line")))
-            found.setdefault(key, {"path": key[0], "line": key[1], "message": diag.get("message"), "snippet": None})
-    for result in report.get("results") or []:
-        if not (isinstance(result, Mapping) and _is_scan_error(result)):
-            continue
-        evidence = [e for e in result.get("evidence") or [] if isinstance(e, Mapping)] or [{}]
-        for ev in evidence:
-            key = (str(ev.get("path") or ""), _valid_line(ev.get("line")))
-            entry = found.setdefault(
-                key, {"path": key[0], "line": key[1], "message": ev.get("message") or result.get("message"), "snippet": None}
-            )
-            if not entry["snippet"] and ev.get("snippet"):
-                entry["snippet"] = ev["snippet"]
-    return sorted(found.values(), key=lambda e: (e["path"], e["line"] or 0))
 
 
 def _sort_key(result: Mapping[str, Any]) -> tuple[float, int, str]:
