@@ -110,7 +110,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                                            and "NO_COLOR" not in os.environ)
         text = json.dumps(report, indent=2) + "\n" if fmt == "json" else RENDERERS[fmt](report, color=color)
         if dest in (None, "-"):
-            sys.stdout.write(text)
+            sys.stdout.write(_encodable(text, sys.stdout))
         else:
             try:
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +121,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
             sys.stderr.write(f"prodready: wrote {fmt} report to {dest}\n")
     return 1 if report["gates"]["failed"] else 0
+
+
+_ASCII = str.maketrans({"█": "#", "░": "-", "·": ".", "—": "-", "−": "-", "…": "..."})
+
+
+def _encodable(text: str, stream) -> str:
+    """Bars and dashes in ASCII when the terminal cannot show them."""
+    try:
+        "█░·—−…".encode(getattr(stream, "encoding", None) or "utf-8")
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.translate(_ASCII)
 
 
 class _Progress:
