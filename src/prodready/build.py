@@ -6,6 +6,7 @@ import posixpath
 import re
 from typing import Any
 
+from .k8s_render import render_all
 from .model import (
     AlertRule,
     CIJob,
@@ -67,14 +68,27 @@ def build(root: str, parsed: list[Parsed]) -> Project:
             p.diagnostics.append(Diagnostic(kind, f.rel, line, msg))
         for line, stype, masked in f.secrets:
             p.secret_lines[(f.rel, line)] = (stype, masked)
+    # Kustomize overlays and Helm charts are rendered first: their objects are evaluated as rendered, and
+    # files that are only bases or patches are not evaluated again as they are (k8s_render)
+    rendered = render_all(p.parsed, p.files, p.sources, root)
+    p.diagnostics.extend(rendered.diagnostics)
     for f in parsed:
         if f.data is None:
             continue
+        builder = _BUILDERS.get(f.kind, lambda *_: None)
+        if f.rel in rendered.consumed and builder is _k8s_and_rules:
+            builder = _prom_rules_in_k8s
         try:
-            _BUILDERS.get(f.kind, lambda *_: None)(p, f)
+            builder(p, f)
         except Exception as exc:  # a surprising document is a diagnostic, never a crash
             p.diagnostics.append(Diagnostic("parse-error", f.rel, None,
                                             f"could not model {f.kind} file: {type(exc).__name__}: {exc}"[:300]))
+    for r in rendered.objects:
+        try:
+            _k8s_object(p, r.obj, Loc(r.path, r.line), r.rendered_by)
+        except Exception as exc:
+            p.diagnostics.append(Diagnostic("parse-error", r.path, r.line,
+                                            f"could not model rendered object: {type(exc).__name__}: {exc}"[:300]))
     _link_images(p)
     _link_service_accounts(p)
     _compose_roles(p)
@@ -116,17 +130,29 @@ def _compose_roles(p: Project) -> None:
 def _k8s(p: Project, f: Parsed) -> None:
     for doc in f.data:
         for obj in _expand_lists(doc.data):
-            if not isinstance(obj, dict) or "kind" not in obj:
-                continue
-            meta = _m(obj.get("metadata"))
-            kind = str(obj.get("kind"))
-            o = K8sObject(str(obj.get("apiVersion", "")), kind, str(meta.get("name", "?")),
-                          meta.get("namespace"), obj, Loc(f.rel, _line(obj) or doc.line))
-            p.k8s_objects.append(o)
-            if kind in WORKLOAD_KINDS:
-                w = _k8s_workload(o)
-                if w is not None:
-                    p.workloads.append(w)
+            if isinstance(obj, dict) and "kind" in obj:
+                _k8s_object(p, obj, Loc(f.rel, _line(obj) or doc.line))
+
+
+def _k8s_object(p: Project, obj: dict, loc: Loc, rendered_by: str | None = None) -> None:
+    meta = _m(obj.get("metadata"))
+    kind = str(obj.get("kind"))
+    o = K8sObject(str(obj.get("apiVersion", "")), kind, str(meta.get("name", "?")),
+                  meta.get("namespace"), obj, loc, rendered_by)
+    p.k8s_objects.append(o)
+    if kind in WORKLOAD_KINDS:
+        w = _k8s_workload(o)
+        if w is not None:
+            w.rendered_by = rendered_by
+            p.workloads.append(w)
+
+
+def _src(node: Any, key: Any, default: str) -> str:
+    """The file a field came from: rendered (Kustomize/Helm) nodes remember it; parsed nodes are in ``default``."""
+    srcs = getattr(node, "key_src", None)
+    if key is not None and srcs and key in srcs:
+        return srcs[key]
+    return getattr(node, "src", None) or default
 
 
 def _expand_lists(data: Any) -> list:
@@ -174,7 +200,7 @@ def _k8s_workload(o: K8sObject) -> Workload | None:
         for i, c in enumerate(items):
             if isinstance(c, dict):
                 line = lines[i] if i < len(lines) else _line(c)
-                w.containers.append(_k8s_container(c, psc, Loc(o.loc.path, line), init))
+                w.containers.append(_k8s_container(c, psc, Loc(_src(c, None, o.loc.path), line), init))
     return w
 
 
@@ -206,7 +232,7 @@ def _k8s_container(c: dict, psc: dict, loc: Loc, init: bool) -> Container:
             h = _m(pr.get(handler))
             target = h.get("path") or h.get("port") or " ".join(map(str, _l(h.get("command")))) or None
             ct.probes[kind] = Probe(kind, handler, str(target) if target is not None else None, pr,
-                                    Loc(loc.path, _line(c, f"{kind}Probe")))
+                                    Loc(_src(c, f"{kind}Probe", loc.path), _line(c, f"{kind}Probe")))
     env = _l(c.get("env"))
     env_lines = getattr(env, "item_lines", [])
     for i, e in enumerate(env):
@@ -222,7 +248,7 @@ def _k8s_container(c: dict, psc: dict, loc: Loc, init: bool) -> Container:
             src = next(iter(vf))
         val = e.get("value")
         ct.env.append(EnvVar(str(e.get("name", "")), None if val is None else str(val), src,
-                             Loc(loc.path, env_lines[i] if i < len(env_lines) else None)))
+                             Loc(_src(e, None, loc.path), env_lines[i] if i < len(env_lines) else None)))
     for ef in _l(c.get("envFrom")):
         ef = _m(ef)
         for ref in ("secretRef", "configMapRef"):
@@ -356,9 +382,14 @@ def _dockerfile(p: Project, f: Parsed) -> None:
     stages: list[Stage] = []
     by_alias: dict[str, Stage] = {}
     gargs: dict[str, str | None] = {}
+    preamble: list[Instruction] = []
+    has_from = any(raw["cmd"] == "FROM" for raw in f.data)
     for raw in f.data:
         ins = Instruction(raw["cmd"], raw["value"], raw["flags"], raw["line"], raw["original"], raw["heredocs"],
                           raw.get("json", False))
+        if not stages and ins.cmd != "FROM" and (not has_from or ins.cmd != "ARG"):
+            # a fragment: instructions before any FROM are one implicit stage on an unknown base (see Dockerfile)
+            stages.append(Stage(0, "", None, ins.line, [], implicit=True))
         if ins.cmd == "FROM":
             vals = ins.value
             base = vals[0] if vals else "scratch"
@@ -374,12 +405,13 @@ def _dockerfile(p: Project, f: Parsed) -> None:
             continue
         if not stages:
             if ins.cmd == "ARG":
+                preamble.append(ins)
                 for v in ins.value:
                     k, _, dv = v.partition("=")
                     gargs[k] = dv or None
             continue
         stages[-1].instructions.append(ins)
-    p.dockerfiles.append(Dockerfile(f.rel, stages, gargs))
+    p.dockerfiles.append(Dockerfile(f.rel, stages, gargs, preamble))
 
 
 def _link_images(p: Project) -> None:
@@ -674,7 +706,11 @@ def _prom_rules(p: Project, f: Parsed) -> None:
 
 def _k8s_and_rules(p: Project, f: Parsed) -> None:
     _k8s(p, f)
-    # PrometheusRule CRDs carry alert rules too
+    _prom_rules_in_k8s(p, f)
+
+
+def _prom_rules_in_k8s(p: Project, f: Parsed) -> None:
+    # PrometheusRule CRDs carry alert rules too (also in files evaluated only as a Kustomize rendering)
     if any(isinstance(d.data, dict) and d.data.get("kind") == "PrometheusRule" for d in f.data):
         _prom_rules(p, f)
 

@@ -18,7 +18,7 @@ from . import __version__
 FORMATS = ("terminal", "json", "sarif", "junit", "markdown")
 # Modules adding subcommands: each has ``register(subparsers, parser_class)`` which adds its parser(s) and
 # sets ``func=handler`` (handler(args) -> exit code; raise UsageError for usage problems).
-SUBCOMMANDS: list[str] = []
+SUBCOMMANDS: list[str] = ["prodready.probe.cli", "prodready.checklist.cli"]
 
 
 class UsageError(Exception):
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache-dir", type=Path, help="parse cache folder (default: PATH/.prodready/cache)")
     s.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     s.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
+    s.add_argument("--targets", type=Path, metavar="FILE",
+                   help="also probe the running deployment listed in FILE (see docs/probes.md); the live verdict "
+                        "decides where there is one, static evidence is shown beside it")
 
     c = sub.add_parser("controls", help="the control catalog")
     csub = c.add_subparsers(dest="controls_command", required=True, parser_class=_Parser)
@@ -96,19 +99,30 @@ def cmd_scan(args: argparse.Namespace) -> int:
     progress = None
     if tty and not args.no_progress:
         progress = _Progress()
+    live = probe_summary = None
+    if args.targets is not None:
+        from .probe.cli import probe_for_scan
+
+        live, probe_summary = probe_for_scan(args.targets)
     opts = ScanOptions(excludes=args.exclude, config_path=args.config, waivers_path=args.waivers,
                        use_waivers=not args.no_waivers, use_cache=not args.no_cache, cache_dir=args.cache_dir,
                        fail_under=args.fail_under, fail_on=args.fail_on, enable=args.enable,
-                       progress=progress.update if progress else None)
+                       progress=progress.update if progress else None, live=live)
     try:
         report = scan(Path(args.path), opts)
     finally:
         if progress:
             progress.close()
+    if probe_summary is not None:
+        report["probe"] = probe_summary
     for fmt, dest in pairs:
         color = args.color == "always" or (args.color == "auto" and dest in (None, "-") and sys.stdout.isatty()
                                            and "NO_COLOR" not in os.environ)
         text = json.dumps(report, indent=2) + "\n" if fmt == "json" else RENDERERS[fmt](report, color=color)
+        if probe_summary is not None:
+            from .probe.cli import with_probe_summary
+
+            text = with_probe_summary(fmt, text, probe_summary)
         if dest in (None, "-"):
             sys.stdout.write(_encodable(text, sys.stdout))
         else:

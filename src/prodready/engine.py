@@ -45,6 +45,8 @@ class ScanOptions:
     progress: Callable[[int, int], None] | None = None
     enable: list[str] = field(default_factory=list)  # optional controls to turn on, like `enable` in config
     today: dt.date | None = None
+    # outcomes observed by live probes, per control id (``prodready scan --targets``); the live verdict decides
+    live: dict[str, list[Outcome]] | None = None
 
 
 def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, dict]:
@@ -168,11 +170,19 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     except ConfigError as exc:
         raise ScanError(f"invalid configuration: {exc}") from None
     cfg.enable = cfg.enable + opts.enable
+    from .checklist.attest import load_attestations  # attestations sit next to waivers: .prodready/
+
+    attestations = load_attestations(root)
     project, stats = load_project(root, opts, cfg)
     today = opts.today or dt.date.today()
     report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
                       waivers_file=str(wpath.relative_to(root)) if wpath and wpath.is_relative_to(root) else
-                      (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers))
+                      (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers),
+                      live=opts.live, attestations=attestations)
+    if opts.live is not None:
+        from .probe.merge import merge_messages
+
+        merge_messages(report)  # static evidence beside the live verdict, in one message
     fail_under = opts.fail_under if opts.fail_under is not None else cfg.fail_under
     fail_on = opts.fail_on or cfg.fail_on
     report["gates"] = gates(report, fail_under, fail_on)
@@ -212,8 +222,9 @@ def _suppression_applies(project: Project, sup, loc) -> bool:
 
 def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],
              today: dt.date, waivers_file: str | None = None, waivers_disabled: bool = False,
-             live: dict[str, list[Outcome]] | None = None) -> dict[str, Any]:
-    """Evaluate every control. ``live`` maps control ids to outcomes observed by probes: where a control has
+             live: dict[str, list[Outcome]] | None = None, attestations=None) -> dict[str, Any]:
+    """Evaluate every control. ``attestations`` (checklist.attest.AttestationSet) turn ``needs_attestation``
+    into ``pass`` until they expire (never a failure). ``live`` maps control ids to outcomes observed by probes: where a control has
     live outcomes, its verdict is the live one and the static evidence is kept beside it."""
     diagnostics = list(project.diagnostics)
     used_supp: set[tuple[str, int]] = set()
@@ -310,6 +321,10 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
     if waivers_disabled:
         diagnostics.append(Diagnostic("waivers-disabled", waivers_file or "waivers", None,
                                       "--no-waivers: waivers were not applied (raw state shown)"))
+    if attestations is not None:
+        from .checklist.attest import apply_attestations
+
+        diagnostics += apply_attestations(results, attestations, set(controls), today)
     score = score_results(results)
     kinds: dict[str, int] = {}
     for k in project.files.values():

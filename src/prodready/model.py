@@ -80,11 +80,12 @@ class Instruction:
 @dataclass
 class Stage:
     index: int
-    base: str  # image or stage alias as written
+    base: str  # image or stage alias as written ("" for an implicit stage)
     alias: str | None
     line: int
     instructions: list[Instruction] = field(default_factory=list)
     parent: Stage | None = None  # when FROM names an earlier stage
+    implicit: bool = False  # instructions before any FROM (a fragment): the base image is unknown
 
     def lineage(self) -> list[Stage]:
         out: list[Stage] = []
@@ -96,8 +97,9 @@ class Stage:
 
     @property
     def base_image(self) -> ImageRef | None:
+        """The image the stage's lineage starts from; None for ``scratch`` and for an unknown (implicit) base."""
         root = self.lineage()[-1]
-        if root.base.lower() == "scratch":
+        if root.implicit or root.base.lower() == "scratch":
             return None
         return parse_image(root.base)
 
@@ -116,9 +118,20 @@ class Stage:
 
 @dataclass
 class Dockerfile:
+    """A Dockerfile as stages of instructions; ``final`` is the stage that becomes the image.
+
+    Fragments: instructions that come before any FROM (a snippet such as a lone ``RUN apt-get install ...``, or
+    stray lines above the first FROM) are read as one *implicit* stage (``Stage.implicit``) whose base image is
+    unknown, rather than dropped: a snippet is the body of some stage, so what it does is judged as written,
+    and controls that need the base image treat the unknown base as "cannot tell" (no finding). ARGs before
+    the first FROM of a file that has a FROM stay global build arguments (``args``); in a file without any
+    FROM they belong to the implicit stage.
+    """
+
     path: str
     stages: list[Stage]
     args: dict[str, str | None] = field(default_factory=dict)  # global ARGs before the first FROM
+    preamble: list[Instruction] = field(default_factory=list)  # the global ARG instructions themselves
 
     @property
     def final(self) -> Stage | None:
@@ -219,13 +232,14 @@ class Workload:
     pod_spec: dict = field(default_factory=dict)
     project: str | None = None  # compose file path / k8s file path
     dev_only: str | None = None  # why this workload is judged a local development environment, if it is
+    rendered_by: str | None = None  # "overlay deploy/k8s/overlays/prod", "helm chart charts/api", ... (k8s_render)
 
     @property
     def ref(self) -> str:
         if self.source == "compose":
             return f"compose service {self.name}"
         ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{ns}{self.name}"
+        return f"{self.kind}/{ns}{self.name}" + (f" ({self.rendered_by})" if self.rendered_by else "")
 
     @property
     def long_running(self) -> bool:
@@ -246,11 +260,12 @@ class K8sObject:
     namespace: str | None
     raw: dict
     loc: Loc
+    rendered_by: str | None = None  # the Kustomize overlay or Helm chart that rendered it (k8s_render)
 
     @property
     def ref(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{ns}{self.name}"
+        return f"{self.kind}/{ns}{self.name}" + (f" ({self.rendered_by})" if self.rendered_by else "")
 
 
 # --- delivery -----------------------------------------------------------------------------------
@@ -404,7 +419,7 @@ class Project:
         for h in by_kind.get("HorizontalPodAutoscaler", []) + by_kind.get("ScaledObject", []):
             ref = (h.raw.get("spec") or {}).get("scaleTargetRef") or {}
             if isinstance(ref, dict):
-                hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), h.namespace), h)
+                hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), h.namespace, h.rendered_by), h)
         units = {path.rsplit("/", 1)[0] if "/" in path else "" for path, k in self.files.items()
                  if k in ("dependency-manifest", "dockerfile")}
         self._index = {"kind": by_kind, "pods": pods, "svc": svc_by_pair, "hpa": hpa, "units": units}
@@ -446,12 +461,14 @@ class Project:
         for k, v in w.pod_labels.items():
             for s in svc.get((w.namespace, k, v), ()):
                 sel = (s.raw.get("spec") or {}).get("selector") or {}
-                if all(w.pod_labels.get(str(a)) == str(b) for a, b in sel.items()) and s not in out:
+                same_render = s.rendered_by is None or w.rendered_by is None or s.rendered_by == w.rendered_by
+                if same_render and all(w.pod_labels.get(str(a)) == str(b) for a, b in sel.items()) and s not in out:
                     out.append(s)
         return out
 
     def autoscaler_for(self, w: Workload) -> K8sObject | None:
-        return self._idx()["hpa"].get((w.kind, w.name, w.namespace))
+        hpa = self._idx()["hpa"]  # an overlay's own autoscaler first, then one outside any rendering
+        return hpa.get((w.kind, w.name, w.namespace, w.rendered_by)) or hpa.get((w.kind, w.name, w.namespace, None))
 
     def files_of(self, *kinds: str) -> list[str]:
         return [p for p, k in self.files.items() if k in kinds]

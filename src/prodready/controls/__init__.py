@@ -11,7 +11,10 @@ import importlib
 MODULES = [
     "workload_security",
     "workload_reliability",
+    "k8s_security",
+    "k8s_availability",
     "containers",
+    "dockerfile_hygiene",
     "secrets_scan",
     "app_code",
     "delivery",
@@ -19,6 +22,11 @@ MODULES = [
     "data",
     "documentation",
     "cost_compliance",
+    "app_security",
+    "app_resilience",
+    "infrastructure",
+    "live",
+    "attestations",
 ]
 
 _loaded = False

@@ -98,6 +98,10 @@ def cors_restricted(p):
                 if target is None:
                     continue
                 any_ = True
+                if origin is not None and origin[0] == "name":  # a module-level constant: read its value
+                    const = next((a.value for a in cf.facts.assigns if a.target == origin[1]), None)
+                    if const is not None and const[0] == "lit":
+                        origin = const
                 creds = target.get("allow_credentials", target.get("supports_credentials", ("lit", False)))
                 loc = Loc(cf.path, c.line)
                 wildcard = origin is None and c.name.startswith("flask_cors") or \
@@ -199,7 +203,7 @@ def _walk_nginx(tree):
     remediation="Django: `DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\"` (default off).\nFlask: never "
                 "`app.run(debug=True)` in code that ships; use `FLASK_DEBUG` locally.\nFastAPI: `FastAPI(debug=False)`.",
     references=["OWASP ASVS 14.3.2", "CWE-489"],
-    checklist=["security.security_headers"],
+    phrases=["debug mode disabled", "DEBUG=False in production"],
 )
 def debug_disabled(p):
     any_ = False
@@ -274,30 +278,51 @@ HTTP_CLIENT_CALLS = {f"requests.{m}" for m in ("get", "post", "put", "patch", "d
     rationale="`requests` waits forever by default: one slow dependency pins every worker thread and the service "
               "stops answering (a cascading failure).",
     remediation="`requests.get(url, timeout=(3.05, 10))`; for sessions wrap calls or use an adapter with a "
-                "default; httpx/aiohttp: set an explicit `timeout=`. Node: `fetch(url, { signal: "
-                "AbortSignal.timeout(5000) })` or axios `timeout`.",
+                "default; httpx: never `timeout=None`; aiohttp: `ClientSession(timeout=ClientTimeout(total=10))`; "
+                "redis-py: `socket_timeout=2`; psycopg: `connect_timeout=5` (and `options='-c statement_timeout=5s'`). "
+                "Node: `fetch(url, { signal: AbortSignal.timeout(5000) })` or axios `timeout`.",
     references=["bandit B113 (request_without_timeout)", "Google SRE book ch. 22 'Addressing Cascading Failures'"],
     checklist=["reliability.timeouts"],
-    phrases=["timeouts on external calls", "request timeouts", "client timeouts"],
+    phrases=["timeouts on external calls", "request timeouts", "client timeouts", "timeout configuration"],
 )
 def outbound_timeouts(p):
     any_ = False
     for cf in p.code:
+        if "/test" in f"/{cf.path}" or cf.path.startswith("test"):
+            continue
         if cf.language == "python":
             for c in cf.facts.calls:
+                loc = Loc(cf.path, c.line)
+                tail = c.name.rsplit(".", 1)[-1]
                 is_requests = c.name in HTTP_CLIENT_CALLS or (
-                    c.recv in ("requests.Session", "requests.session") and c.name.rsplit(".", 1)[-1] in
+                    c.recv in ("requests.Session", "requests.session") and tail in
                     ("get", "post", "put", "patch", "delete", "head", "request"))
                 is_urllib = c.name == "urllib.request.urlopen"
-                if not (is_requests or is_urllib):
+                if is_requests or is_urllib:
+                    any_ = True
+                    has = "timeout" in c.kwargs or (is_urllib and len(c.args) >= 3)
+                    if has and c.kwargs.get("timeout") != ("lit", None):
+                        yield passed(f"{c.name}(…, timeout=…)", loc, cf.path)
+                    else:
+                        yield failed(f"{c.name}() without a timeout waits forever", loc, cf.path)
                     continue
+                rule = PY_TIMEOUT_RULES.get(c.name)
+                if rule is None and c.recv in PY_TIMEOUT_RULES and c.recv.startswith("httpx.") and \
+                        tail in ("get", "post", "put", "patch", "delete", "request", "stream", "send"):
+                    rule = ("timeout", "none-only", "per-request timeout=None")
+                if rule is None:
+                    continue
+                kw, mode, what = rule
                 any_ = True
-                loc = Loc(cf.path, c.line)
-                has = "timeout" in c.kwargs or (is_urllib and len(c.args) >= 3)
-                if has and c.kwargs.get("timeout") != ("lit", None):
-                    yield passed(f"{c.name}(…, timeout=…)", loc, cf.path)
+                names = (kw,) if isinstance(kw, str) else kw
+                given = [c.kwargs[k] for k in names if k in c.kwargs]
+                if any(v == ("lit", None) for v in given):
+                    yield failed(f"{c.name}({names[0]}=None) disables the timeout", loc, cf.path)
+                elif given or mode == "none-only":
+                    yield passed(f"{c.name}() with {names[0]}" if given else f"{c.name}() keeps its default timeout",
+                                 loc, cf.path)
                 else:
-                    yield failed(f"{c.name}() without a timeout waits forever", loc, cf.path)
+                    yield failed(f"{c.name}() without {names[0]}: {what}", loc, cf.path, confidence="medium")
         else:
             for c in cf.facts.calls:
                 if c.name.startswith("axios") and c.name in ("axios", "axios.get", "axios.post", "axios.put",
@@ -315,8 +340,34 @@ def outbound_timeouts(p):
                         yield passed("axios instance with a default timeout", Loc(cf.path, c.line), cf.path)
                     else:
                         yield failed("axios instance without a default timeout", Loc(cf.path, c.line), cf.path)
+                elif c.name in ("fetch", "node-fetch", "undici.fetch", "undici.request", "got", "got.get", "got.post"):
+                    any_ = True
+                    opts = [a[1] for a in c.args if a[0] == "object"]
+                    if any(k in o for o in opts for k in ("signal", "timeout", "headersTimeout", "bodyTimeout")):
+                        yield passed(f"{c.name}() with a timeout/abort signal", Loc(cf.path, c.line), cf.path)
+                    else:
+                        yield failed(f"{c.name}() without an AbortSignal or timeout can hang for minutes",
+                                     Loc(cf.path, c.line), cf.path, confidence="medium")
     if not any_:
         yield not_applicable("no outbound HTTP client calls found")
+
+
+PY_TIMEOUT_RULES = {  # callee -> (timeout keyword(s), "required" | "none-only", why a missing one matters)
+    "httpx.Client": ("timeout", "none-only", ""), "httpx.AsyncClient": ("timeout", "none-only", ""),
+    "httpx.get": ("timeout", "none-only", ""), "httpx.post": ("timeout", "none-only", ""),
+    "httpx.request": ("timeout", "none-only", ""),
+    "aiohttp.ClientSession": ("timeout", "required", "aiohttp's default total timeout is 5 minutes"),
+    "urllib3.PoolManager": ("timeout", "required", "urllib3 waits forever by default"),
+    "urllib3.request": ("timeout", "required", "urllib3 waits forever by default"),
+    "psycopg.connect": ("connect_timeout", "required", "a dead database host blocks the connect for minutes"),
+    "psycopg2.connect": ("connect_timeout", "required", "a dead database host blocks the connect for minutes"),
+    "redis.Redis": (("socket_timeout", "socket_connect_timeout"), "required", "redis-py blocks forever by default"),
+    "redis.StrictRedis": (("socket_timeout", "socket_connect_timeout"), "required",
+                          "redis-py blocks forever by default"),
+    "redis.Redis.from_url": (("socket_timeout", "socket_connect_timeout"), "required",
+                             "redis-py blocks forever by default"),
+    "redis.from_url": (("socket_timeout", "socket_connect_timeout"), "required", "redis-py blocks forever by default"),
+}
 
 
 @control(
@@ -356,6 +407,7 @@ def env_files_not_committed(p):
                 "`app.use(compression())`; nginx: `gzip on; gzip_types application/json text/css;`.",
     references=["web.dev: Enable text compression"],
     checklist=["performance.response_compression"],
+    phrases=["gzip compression of HTTP responses", "compress HTTP responses", "Content-Encoding gzip"],
 )
 def response_compression(p):
     evidence = []

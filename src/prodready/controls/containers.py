@@ -6,12 +6,15 @@ import posixpath
 import re
 
 from ..model import Loc
+from ._dockershell import has_opt, opt_values
 from ._util import containers, cref
 from .base import control, failed, not_applicable, passed
 
 SECRET_ARG_RX = re.compile(
     r"(?i)(^|_)(pass(word|wd)?|secret|token|api_?key|access_?key|private_?key|credentials?|auth)($|_)")
 SECRET_ARG_EXEMPT_RX = re.compile(r"(?i)(_FILE|_PATH|_DIR|_URL|_LENGTH|_ENDPOINT|_HOST|_PORT|_NAME|_ID|_TYPE)$")
+# a key *id* is half of a credential pair (AWS_ACCESS_KEY_ID): not exempt like other *_ID names
+CREDENTIAL_ID_RX = re.compile(r"(?i)access_?key_?id$")
 
 
 @control(
@@ -22,7 +25,8 @@ SECRET_ARG_EXEMPT_RX = re.compile(r"(?i)(_FILE|_PATH|_DIR|_URL|_LENGTH|_ENDPOINT
     remediation="Pin a version (`python:3.12.4-slim`, `ghcr.io/acme/api:1.4.2`), ideally with a digest "
                 "(`@sha256:…`), and let a bot (Renovate/Dependabot) propose upgrades.",
     references=["CIS Docker Benchmark 4.2", "NSA/CISA Kubernetes Hardening Guidance, 'Container images'"],
-    concepts=["k8s.image.tag_unpinned", "docker.base_image.untagged_or_latest"],
+    concepts=["k8s.image.tag_unpinned", "docker.base_image.untagged_or_latest", "docker.base_image.latest",
+              "docker.base_image.untagged"],
     checklist=["security.pinned_image_tags"],
     phrases=["pin image versions", "no latest tag", "image tags pinned"],
 )
@@ -38,13 +42,14 @@ def image_tag_pinned(p):
             yield passed(f"image {c.image.raw} is pinned", c.loc, cref(w, c))
         else:
             yield failed(f"image {c.image.raw} is {'latest' if c.image.tag == 'latest' else 'untagged'}",
-                         c.loc, cref(w, c))
+                         c.loc, cref(w, c), concept="k8s.image.tag_unpinned")
     for d in p.dockerfiles:
         aliases = {s.alias.lower() for s in d.stages if s.alias}
+        loose: list[str] = []
         for s in d.stages:
             base = s.base
-            if base.lower() == "scratch" or base.lower() in aliases or s.parent is not None:
-                continue
+            if s.implicit or base.lower() == "scratch" or base.lower() in aliases or s.parent is not None:
+                continue  # an implicit stage (a fragment without FROM) has no base to judge
             any_ = True
             img = s.base_image
             resolved = _resolve_args(base, d.args)
@@ -52,10 +57,20 @@ def image_tag_pinned(p):
                 continue
             if "$" in base and resolved == base:
                 yield passed(f"base image {base} is set by a build argument", Loc(d.path, s.line), d.path)
-            elif (img if resolved == base else _img(resolved)).pinned:
+            elif (ref := img if resolved == base else _img(resolved)).pinned:
                 yield passed(f"base image {base} is pinned", Loc(d.path, s.line), d.path)
             else:
-                yield failed(f"base image {base} is not pinned to a version", Loc(d.path, s.line), d.path)
+                loose.append(base)
+                if ref.tag == "latest":
+                    yield failed(f"base image {base} uses the moving :latest tag", Loc(d.path, s.line), d.path,
+                                 concept="docker.base_image.latest")
+                else:
+                    yield failed(f"base image {base} has no tag or digest (so it means :latest)",
+                                 Loc(d.path, s.line), d.path, concept="docker.base_image.untagged")
+        if loose:
+            # one finding per FROM says which of the two it is; this one answers "untagged or latest" as a whole
+            yield failed(f"{len(loose)} base image(s) not pinned to a version: {', '.join(loose[:3])}",
+                         Loc(d.path, None), d.path, concept="docker.base_image.untagged_or_latest")
     if not any_:
         yield not_applicable("no images")
 
@@ -69,7 +84,7 @@ def _img(raw: str):
 def _resolve_args(base: str, args: dict[str, str | None]) -> str:
     def sub(m: re.Match) -> str:
         name = m.group(1) or m.group(2)
-        val = args.get(name)
+        val = (args.get(name) or "").strip().strip("'\"")
         return val if val else m.group(0)
 
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, base)
@@ -91,15 +106,16 @@ def dockerfile_no_secrets(p):
         return
     for d in p.dockerfiles:
         bad = False
-        for s in d.stages:
-            for ins in s.instructions:
-                if ins.cmd not in ("ENV", "ARG"):
-                    continue
-                for name in _declared_names(ins):
-                    if SECRET_ARG_RX.search(name) and not SECRET_ARG_EXEMPT_RX.search(name):
-                        bad = True
-                        yield failed(f"{ins.cmd} {name} puts a secret into the image", Loc(d.path, ins.line), d.path,
-                                     snippet=f"{ins.cmd} {name}=****")
+        # global ARGs (before the first FROM) count too: their values are in the build's history
+        for ins in list(d.preamble) + [i for s in d.stages for i in s.instructions]:
+            if ins.cmd not in ("ENV", "ARG"):
+                continue
+            for name in _declared_names(ins):
+                if SECRET_ARG_RX.search(name) and (not SECRET_ARG_EXEMPT_RX.search(name)
+                                                   or CREDENTIAL_ID_RX.search(name)):
+                    bad = True
+                    yield failed(f"{ins.cmd} {name} puts a secret into the image", Loc(d.path, ins.line), d.path,
+                                 snippet=f"{ins.cmd} {name}=****")
         if not bad:
             yield passed("no secret-like ENV/ARG", Loc(d.path, None), d.path)
 
@@ -138,46 +154,116 @@ def dockerfile_healthcheck(p):
 
 
 MINIMAL_RX = re.compile(r"(slim|alpine|distroless|scratch|chainguard|wolfi|ubi-?minimal|busybox|micro|-minimal)", re.I)
-TOOLCHAIN_RX = re.compile(r"(^|\s)(gcc|g\+\+|build-essential|make|cmake|golang|cargo|rustc|maven|gradle|"
-                          r"-dev\b|npm (ci|install)(?!.*--omit=dev)(?!.*--production))", re.I)
+# build-time tooling: compilers, build systems, headers (-dev/-devel), SDKs
+TOOLCHAIN_PKG_RX = re.compile(
+    r"^(build-essential|build-base|alpine-sdk|gcc|g\+\+|gcc-c\+\+|clang|llvm|make|cmake|automake|autoconf|"
+    r"libtool|golang(-go)?|go|rustc|cargo|maven|gradle|musl-dev|linux-headers|default-jdk(-headless)?|"
+    r"openjdk-?\d+-jdk(-headless)?|java-[\d.]+-openjdk-devel|[\w.+-]+-dev|[\w.+-]+-devel)$")
+TOOLCHAIN_GROUP_RX = re.compile(r"(?i)development|devel_basis|build")
+
+
+def _pkg_name(family: str, spec: str) -> str:
+    from .dockerfile_hygiene import _NEVRA
+
+    if family in ("dnf", "yum", "zypper"):
+        m = _NEVRA.match(spec)
+        if m:
+            return m.group("name")
+    return re.split(r"[=<>~]", spec, maxsplit=1)[0]
+
+
+def _build_tools_kept(d) -> list[tuple[int, str]]:
+    """(line, what) of build tooling installed in the stages that make the final image and not removed."""
+    from ._dockershell import facts
+    from .dockerfile_hygiene import call_of
+
+    fx = facts(d)
+    kept: dict[str, tuple[int, str, str]] = {}  # package (or group) -> (line, label, apk virtual name)
+    for run in fx.runs_in(fx.final_lineage):
+        for cmd in run.cmds:
+            call = call_of(cmd)
+            if call is None:
+                continue
+            f, sub, line = call.family, call.sub, run.ins.line
+            if (f == "apt" and sub == "install") or (f == "apk" and sub == "add") or \
+                    (f in ("dnf", "yum", "zypper") and sub in ("install", "in")):
+                virtual = next((v for o, v in call.opts if o in ("-t", "--virtual") and v), "") if f == "apk" else ""
+                for spec in call.pos:
+                    name = _pkg_name(f, spec)
+                    if TOOLCHAIN_PKG_RX.match(name):
+                        kept[name] = (line, name, virtual)
+            elif f in ("dnf", "yum") and sub in ("groupinstall", "group install"):
+                for g in call.pos:
+                    if TOOLCHAIN_GROUP_RX.search(g):
+                        kept[g] = (line, f"group {g}", "")
+            elif (f == "apt" and sub in ("remove", "purge")) or (f == "apk" and sub == "del") or \
+                    (f in ("dnf", "yum") and sub in ("remove", "erase", "groupremove", "group remove")) or \
+                    (f == "zypper" and sub in ("remove", "rm")):
+                gone = {_pkg_name(f, s) for s in call.pos}
+                for key, (_line, _label, virtual) in list(kept.items()):
+                    if key in gone or (virtual and virtual in gone):
+                        del kept[key]
+            elif f == "npm" and sub in ("ci", "install", "i") and not call.pos:
+                prod = (has_opt(call.opts, "--production") or "dev" in opt_values(call.opts, "--omit")
+                        or any(v and v.startswith("prod") for v in opt_values(call.opts, "--only"))
+                        or (cmd.var("NODE_ENV") or run.scope.get("NODE_ENV") or "") == "production")
+                if not prod:
+                    kept["npm-dev"] = (line, "npm devDependencies", "")
+            elif f == "npm" and sub == "prune" and (has_opt(call.opts, "--production")
+                                                    or "dev" in opt_values(call.opts, "--omit")):
+                kept.pop("npm-dev", None)
+    return sorted({(line, label) for line, label, _virtual in kept.values()})
 
 
 @control(
     id="security.minimal-images", title="Final images are minimal (slim/distroless base or multi-stage)",
     category="security", severity="low", evidence=["dockerfile"],
     rationale="Every package in the final image is attack surface and CVE noise: compilers, package managers "
-              "and shells help an attacker more than the service.",
+              "and shells help an attacker more than the service. Tooling needed only to build (gcc, -dev "
+              "headers, SDKs, devDependencies) belongs in a build stage whose artefacts are copied out.",
     remediation="Build in one stage, copy the artefact into a slim or distroless final stage:\n"
                 "FROM python:3.12-slim AS build ... \nFROM gcr.io/distroless/python3-debian12\n"
-                "COPY --from=build /app /app",
+                "COPY --from=build /app /app\n"
+                "(or remove the tooling in the same RUN: `apk add --virtual .build-deps gcc musl-dev && … && "
+                "apk del .build-deps`).",
     references=["CIS Docker Benchmark 4.3", "NIST SP 800-190 4.1"],
     checklist=["security.minimal_images"],
-    phrases=["minimal base images", "multi-stage builds", "alpine base image", "distroless"],
+    phrases=["minimal base images", "multi-stage builds", "alpine base image", "distroless",
+             "no build tools in final image"],
 )
 def minimal_images(p):
     if not p.dockerfiles:
         yield not_applicable("no Dockerfiles")
         return
+    judged = False
     for d in p.dockerfiles:
         final = d.final
         if final is None:
             continue
         root_stage = final.lineage()[-1]
+        kept = _build_tools_kept(d)
         multi = len(d.stages) > 1 and any(
             "--from" in " ".join(i.flags) for i in final.instructions if i.cmd == "COPY")
         base = _resolve_args(root_stage.base, d.args)  # FROM ${BASE_IMAGE} judged by the ARG's default
+        full = not root_stage.implicit and not MINIMAL_RX.search(base) and not multi
+        if kept:
+            judged = True
+            also = f", on the full {base} base in a single stage" if full else ""
+            yield failed(f"the final image keeps build-time tooling ({', '.join(k[1] for k in kept[:4])}){also}: "
+                         "build in an earlier stage and copy only the artefacts", Loc(d.path, kept[0][0]), d.path)
+            continue
+        if root_stage.implicit:
+            continue  # a fragment: the base image is unknown
+        judged = True
         loc = Loc(d.path, final.line)
         if MINIMAL_RX.search(base):
             yield passed(f"final stage based on {base}", loc, d.path)
         elif multi:
-            tool = [i for i in final.instructions if i.cmd == "RUN" and TOOLCHAIN_RX.search(i.args)]
-            if tool:
-                yield failed(f"multi-stage, but the final stage on {base} installs build tools", Loc(d.path, tool[0].line),
-                             d.path)
-            else:
-                yield passed(f"multi-stage build; final stage copies artefacts onto {base}", loc, d.path)
+            yield passed(f"multi-stage build; final stage copies artefacts onto {base}", loc, d.path)
         else:
             yield failed(f"single-stage image on the full {base} base", loc, d.path)
+    if not judged:
+        yield not_applicable("no Dockerfile whose base image is known")
 
 
 @control(

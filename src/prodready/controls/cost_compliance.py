@@ -26,8 +26,9 @@ def resource_requests(p):
             continue
         any_ = True
         missing = [r for r in ("cpu", "memory") if r not in c.requests]
-        if missing:
-            yield failed(f"no {' and no '.join(missing)} request", c.loc, cref(w, c))
+        if missing:  # tagged: only a missing CPU request is the peer concept this control answers
+            yield failed(f"no {' and no '.join(missing)} request", c.loc, cref(w, c),
+                         concept="k8s.resources.requests.cpu" if "cpu" in missing else "prodready.requests.memory")
         else:
             yield passed(f"requests cpu {c.requests['cpu']}, memory {c.requests['memory']}", c.loc, cref(w, c))
     if not any_:
@@ -101,3 +102,140 @@ def data_handling_documented(p):
         yield failed("no document describes which personal data is processed and how")
     else:
         yield not_applicable("no application")
+
+
+PII_FIELD_RX = re.compile(r"^(e_?mail(_address)?|phone(_number)?|mobile|first_?name|last_?name|full_?name|"
+                          r"(street_?|home_?|postal_?|billing_?|shipping_?)?address|date_of_birth|dob|birth_?date|ssn|"
+                          r"social_security|national_id|passport(_number)?|tax_id|iban|ip_address|gender)$", re.I)
+
+
+def _pii_fields(p) -> list[tuple[Loc, str]]:
+    """Personal-data fields in models and schemas (class attributes and ORM columns)."""
+    from ._app import code
+
+    out = []
+    for cf in code(p):
+        if cf.language == "python":
+            for a in cf.facts.assigns:
+                if "." in a.target and PII_FIELD_RX.match(a.target.rsplit(".", 1)[1]):
+                    out.append((Loc(cf.path, a.line), a.target))
+        else:
+            for c in cf.facts.calls:
+                if c.name.endswith(("define", "Schema", "model")) or "mongoose" in c.name:
+                    for arg in c.args:
+                        if arg[0] == "object":
+                            for k in arg[1]:
+                                if PII_FIELD_RX.match(k):
+                                    out.append((Loc(cf.path, c.line), k))
+    for loc in p.search_text(r"^\s*(e_?mail|phone(_number)?|first_name|last_name|address|date_of_birth|ssn)\s+"
+                             r"(VARCHAR|TEXT|CITEXT|CHAR|DATE|String)", kinds=("sql", "text"),
+                             hints=("mail", "phone", "name", "address", "birth", "ssn")):
+        out.append((loc, "column"))
+    for loc in p.search_text(r"^\s*(email|phone|firstName|lastName|address|dateOfBirth)\s+String",
+                             kinds=None, hints=("String",)):
+        if loc.path.endswith(".prisma"):
+            out.append((loc, "prisma field"))
+    return out
+
+
+PII_LIBS_PY = ("presidio_analyzer", "presidio_anonymizer", "scrubadub", "faker", "anonymizedf", "pii_masker",
+               "django_anonymizer", "django_pgcrypto", "fernet_fields", "sqlalchemy_utils.types.encrypted")
+PII_LIBS_JS = ("@redactpii/node", "redact-pii", "pii-filter", "mongoose-encryption", "@aws-crypto/client-node")
+MASK_FN_RX = re.compile(r"(mask|anonymi[sz]e|pseudonymi[sz]e|redact|scrub|hash_(email|pii|user)|obfuscate|"
+                        r"tokeni[sz]e_pii|encrypt_(pii|field|email))", re.I)
+
+
+@control(
+    id="compliance.pii-masking", title="Personal data is masked or pseudonymised where it is copied",
+    category="compliance", severity="medium", evidence=["python", "javascript"],
+    rationale="Personal data copied into logs, analytics, exports, test fixtures or LLM prompts multiplies the "
+              "places a breach can happen and that a deletion request must reach; masking or pseudonymising it at "
+              "the boundary keeps those copies harmless.",
+    remediation="Mask or hash personal fields before logging, exporting or sending to third parties (Microsoft "
+                "Presidio, scrubadub, a `mask_email()` helper, pino `redact`), encrypt sensitive columns, and use "
+                "synthetic data (Faker) in non-production.",
+    references=["GDPR Art. 25 and 32 (pseudonymisation)", "NIST SP 800-122"],
+    checklist=["compliance.pii_masking"],
+    phrases=["PII masking", "anonymization", "pseudonymization", "data masking"],
+)
+def pii_masking(p):
+    from ._app import code, import_hits
+
+    fields = _pii_fields(p)
+    if not fields:
+        yield not_applicable("no personal-data fields (email, phone, name, address, birth date...) in models")
+        return
+    libs = import_hits(p, PII_LIBS_PY, PII_LIBS_JS)
+    fns = [(Loc(cf.path, fn.line), fn.name) for cf in code(p) if cf.language == "python" for fn in cf.facts.functions
+           if MASK_FN_RX.search(fn.name)]
+    fns += [(Loc(cf.path, c.line), c.name) for cf in code(p) if cf.language != "python" for c in cf.facts.calls
+            if MASK_FN_RX.search(c.name.rsplit(".", 1)[-1]) or (c.name == "pino" and any(
+                a[0] == "object" and "redact" in a[1] for a in c.args))]
+    if libs:
+        yield passed(f"PII handling with {libs[0][1]}", libs[0][0], libs[0][0].path)
+    elif fns:
+        yield passed(f"masking function {fns[0][1]}", fns[0][0], fns[0][0].path, confidence="medium")
+    else:
+        loc, name = fields[0]
+        yield failed(f"personal data ({name} and {len(fields) - 1} more fields) is stored but never masked, hashed or "
+                     "pseudonymised", loc, loc.path, confidence="medium")
+
+
+ERASE_RX = re.compile(r"(delete|erase|erasure|forget|gdpr|anonymi[sz]e|purge|remove)", re.I)
+EXPORT_RX = re.compile(r"(export|download|takeout|portability|my-?data|data-?request|gdpr)", re.I)
+CONSENT_RX = re.compile(r"(consent|opt_?in|opt_?out|marketing_?(ok|allowed|accepted)|privacy_?accepted|"
+                        r"terms_?accepted|gdpr_?accepted|subscribed)", re.I)
+USER_PATH_RX = re.compile(r"(users?|customers?|accounts?|members?|profiles?|me|persons?|subjects?|clients?)", re.I)
+
+
+@control(
+    id="compliance.data-subject-rights", title="Personal data can be erased and exported, and consent is recorded",
+    category="compliance", severity="medium", evidence=["python", "javascript"],
+    rationale="Privacy law (GDPR Art. 15-17 and 20, CCPA) gives people the right to get and delete their data, and "
+              "processing based on consent needs a record of it; without an endpoint or job for each, requests are "
+              "served by hand, late and incompletely.",
+    remediation="A `DELETE /users/{id}` (or `/me`) or erasure job that cascades to every store, a `GET "
+                "/users/{id}/export` producing a machine-readable file, and consent fields with timestamps "
+                "(`marketing_consent_at`) set by an explicit endpoint.",
+    references=["GDPR Art. 7, 15, 17, 20", "CCPA 1798.105"],
+    checklist=["compliance.right_to_erasure", "compliance.data_export", "compliance.consent_tracking"],
+    phrases=["right to erasure", "delete user data", "data export", "consent tracking"],
+)
+def data_subject_rights(p):
+    from ._app import code
+
+    fields = _pii_fields(p)
+    if not fields or not p.http_apps:
+        yield not_applicable("the application stores no personal-data fields")
+        return
+    routes = [r for a in p.http_apps for r in a.routes]
+    erase = [r for r in routes if ("DELETE" in r.method and USER_PATH_RX.search(r.path)) or
+             (ERASE_RX.search(r.path) and USER_PATH_RX.search(r.path))]
+    jobs = [(Loc(cf.path, fn.line), fn.name) for cf in code(p) if cf.language == "python" for fn in cf.facts.functions
+            if re.search(r"(erase|forget|anonymi[sz]e|gdpr|delete_(user|customer|account|personal))", fn.name, re.I)]
+    export = [r for r in routes if EXPORT_RX.search(r.path) and ("GET" in r.method or "POST" in r.method or
+                                                                  r.method == "ANY")]
+    consent = [loc for loc, name in ((Loc(cf.path, a.line), a.target) for cf in code(p) if cf.language == "python"
+                                     for a in cf.facts.assigns if "." in a.target)
+               if CONSENT_RX.search(name.rsplit(".", 1)[-1])]
+    consent += p.search_text(r"\b(consent|opt_in|optIn|marketingConsent)\w*\b", kinds=("sql", "javascript",
+                                                                                          "typescript"),
+                             hints=("onsent", "opt_in", "optIn"))
+    first = fields[0][0]
+    if erase or jobs:
+        loc = erase[0].loc if erase else jobs[0][0]
+        what = f"{erase[0].method} {erase[0].path}" if erase else jobs[0][1]
+        yield passed(f"erasure: {what}", loc, loc.path, concept="compliance.right_to_erasure")
+    else:
+        yield failed("personal data is stored but no endpoint or job deletes a person's data", first, first.path,
+                     concept="compliance.right_to_erasure")
+    if export:
+        yield passed(f"export: {export[0].method} {export[0].path}", export[0].loc, export[0].loc.path,
+                     concept="compliance.data_export")
+    else:
+        yield failed("no endpoint exports a person's data", first, first.path, concept="compliance.data_export")
+    if consent:
+        yield passed(f"consent recorded ({consent[0].path}:{consent[0].line})", consent[0], consent[0].path,
+                     concept="compliance.consent_tracking")
+    else:
+        yield failed("no consent field or model", first, first.path, concept="compliance.consent_tracking")

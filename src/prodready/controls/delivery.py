@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from ..model import Loc
@@ -269,3 +270,305 @@ def ci_image_build(p):
         yield passed(f"image built in {hits[0][1]}", hits[0][0])
     else:
         yield failed("no CI step builds an image", p.pipelines[0].loc, p.pipelines[0].path)
+
+
+# --- what runs around deploys -------------------------------------------------------------------
+
+def _job_text(p, job) -> str:
+    """A CI job's commands plus the repository scripts it runs (``deploy/scripts/deploy.sh staging``)."""
+    text = job.text()
+    for path in re.findall(r"(?:^|[\s\"'=])\.?/?([\w./-]+\.(?:sh|bash|py|mk))\b", text):
+        src = p.sources.get(path.lstrip("./"))
+        if src:
+            text += "\n" + src
+    for target in re.findall(r"\bmake\s+([\w-]+)", text):
+        mk = p.sources.get("Makefile", "")
+        m = re.search(rf"(?m)^{re.escape(target)}:.*\n((?:\t.*\n?)*)", mk)
+        if m:
+            text += "\n" + m.group(1)
+    return text
+
+
+def _deploy_jobs(p):
+    return [(pl, j) for pl in p.pipelines for j in pl.jobs
+            if j.environment or DEPLOY_RX.search(j.name) or DEPLOY_RX.search(j.text())]
+
+
+INTEGRATION_RX = (r"(pytest\b[^\n]*(integration|e2e|functional|acceptance|-m\s+\S*integ)|tests?/(integration|e2e|"
+                  r"functional|acceptance)|npm run (test:)?(e2e|integration)|yarn (test:)?(e2e|integration)|"
+                  r"pnpm (test:)?(e2e|integration)|playwright|cypress|newman run|postman|testcafe|"
+                  r"docker[- ]compose\b[^\n]*\b(run|up)\b[^\n]*test|go test[^\n]*-tags[= ]\S*integration|"
+                  r"mvn[^\n]*\b(verify|failsafe)|gradle\S*\s+integrationTest|behave|robot\b|godog|schemathesis|"
+                  r"dredd|k6 run)")
+
+
+@control(
+    id="delivery.ci-integration-tests", title="CI runs integration or end-to-end tests", category="delivery",
+    severity="medium", evidence=["github-workflow", "gitlab-ci"],
+    rationale="Unit tests with mocked databases and HTTP clients do not catch a broken migration, a wrong SQL "
+              "query, a serialization mismatch or a misconfigured client; tests against real dependencies (service "
+              "containers, Testcontainers, a deployed environment) do.",
+    remediation="GitHub Actions: a job with `services: {postgres: {image: postgres:16}}` running `pytest "
+                "tests/integration`; or Testcontainers in the test suite; e2e: Playwright/Cypress against staging "
+                "after deploy.",
+    references=["Martin Fowler: The Practical Test Pyramid", "DORA: test automation"],
+    checklist=["cicd.ci_integration_tests", "cicd.e2e_tests"],
+    phrases=["integration tests in CI", "end-to-end tests", "API tests"],
+)
+def ci_integration_tests(p):
+    if _no_ci(p):
+        yield not_applicable("no CI pipeline")
+        return
+    for pl in p.pipelines:
+        for j in pl.jobs:
+            services = j.raw.get("services") if isinstance(j.raw, dict) else None
+            if services and TEST_RX_C.search(j.text()):
+                yield passed(f"{pl.path} job '{j.name}' runs tests with service containers", j.loc, pl.path)
+                return
+    hits = ci_find(p, INTEGRATION_RX)
+    if hits:
+        yield passed(f"integration/e2e tests in {hits[0][1]}", hits[0][0])
+        return
+    tc = [f for f in p.files if re.search(r"(^|/)tests?/(integration|e2e|functional)/", f)]
+    uses_tc = any("testcontainers" in " ".join(cf.facts.imports) for cf in p.code)
+    if (tc or uses_tc) and ci_find(p, TEST_RX):
+        where = tc[0] if tc else "testcontainers"
+        yield passed(f"the CI test run includes {where}", ci_find(p, TEST_RX)[0][0], confidence="medium")
+        return
+    yield failed("CI runs no integration or end-to-end tests (no service containers, Testcontainers, "
+                 "tests/integration, Playwright/Cypress/Newman)", p.pipelines[0].loc, p.pipelines[0].path)
+
+
+TEST_RX_C = re.compile(TEST_RX)
+HEALTH_WAIT_RX = re.compile(r"(rollout status|kubectl wait|helm\b[^\n]*--(wait|atomic)|argocd app wait|"
+                            r"flux\b[^\n]*--wait|kustomize[^\n]*--wait|curl\b[^\n]*(-f|--fail)[^\n]*(health|ready|"
+                            r"status)|wait-for|healthcheck|aws ecs wait services-stable|gcloud run[^\n]*--wait|"
+                            r"waitForDeployment)", re.I)
+SMOKE_RX = re.compile(r"(smoke|newman run|k6 run|playwright test|cypress run|curl\b[^\n]*(-f|--fail)[^\n]*/(api|v\d)|"
+                      r"hurl\b|postman)", re.I)
+
+
+@control(
+    id="delivery.post-deploy-verification", title="Deploys wait for health and run smoke tests",
+    category="delivery", severity="medium", evidence=["github-workflow", "gitlab-ci", "shell"],
+    rationale="`kubectl apply` returns before a single new pod is ready: a pipeline that does not wait for the "
+              "rollout reports success for a release that is crash-looping, and only smoke tests against the "
+              "deployed URL show that the critical paths actually work.",
+    remediation="After applying: `kubectl rollout status deploy/api --timeout=5m` (or `helm upgrade --wait "
+                "--atomic`), then a smoke suite against the environment (`curl --fail https://staging.example.com/"
+                "healthz`, `pytest tests/smoke`, `newman run smoke.json`), failing the job on error.",
+    references=["DORA: deployment automation", "Google SRE workbook ch. 16 'Canarying Releases'"],
+    checklist=["cicd.post_deploy_health_check", "cicd.smoke_tests"],
+    phrases=["smoke tests after deploy", "post-deploy health check", "verify deployment"],
+)
+def post_deploy_verification(p):
+    jobs = _deploy_jobs(p)
+    if not jobs:
+        yield not_applicable("no deploy jobs in CI")
+        return
+    texts = [(pl, j, _job_text(p, j)) for pl, j in jobs]
+    wait = next(((pl, j, m) for pl, j, t in texts if (m := HEALTH_WAIT_RX.search(t))), None)
+    smoke = next(((pl, j, m) for pl, j, t in texts if (m := SMOKE_RX.search(t))), None)
+    pl, j = jobs[0]
+    if wait:
+        yield passed(f"'{wait[1].name}' waits for the rollout ({wait[2].group(0)[:40]})", wait[1].loc, wait[0].path,
+                     concept="cicd.post_deploy_health_check")
+    else:
+        yield failed(f"deploy job '{j.name}' does not wait for the rollout or check health", j.loc, pl.path,
+                     concept="cicd.post_deploy_health_check")
+    if smoke:
+        yield passed(f"'{smoke[1].name}' runs smoke tests ({smoke[2].group(0)[:40]})", smoke[1].loc, smoke[0].path,
+                     concept="cicd.smoke_tests")
+    else:
+        yield failed(f"no smoke tests run against the environment after '{j.name}' deploys", j.loc, pl.path,
+                     concept="cicd.smoke_tests")
+
+
+ROLLBACK_RX = re.compile(r"(helm\b[^\n]*--atomic|rollout undo|helm rollback|argocd app rollback|"
+                         r"kubectl argo rollouts (abort|undo)|flux\b[^\n]*rollback|aws deploy[^\n]*auto-rollback|"
+                         r"gcloud run services update-traffic[^\n]*--to-revisions|autoRollback|auto_rollback)", re.I)
+
+
+@control(
+    id="delivery.automated-rollback", title="Failed releases roll back automatically", category="delivery",
+    severity="medium", evidence=["github-workflow", "gitlab-ci", "shell", "k8s"],
+    rationale="When a rollout fails its health checks at 3 a.m., the fastest recovery is the pipeline undoing it, "
+              "not a person reading the runbook; a half-finished rollout otherwise keeps mixing old and new pods.",
+    remediation="`helm upgrade --install --atomic --timeout 10m`; or in the deploy script `kubectl rollout status "
+                "... || { kubectl rollout undo deploy/api; exit 1; }`; or Argo Rollouts / Flagger with analysis that "
+                "aborts on failing metrics.",
+    references=["Google SRE workbook ch. 16", "Argo Rollouts docs"],
+    checklist=["cicd.automated_rollback"],
+    phrases=["automated rollback", "rollback on failure"],
+)
+def automated_rollback(p):
+    progressive = [o for o in p.k8s_objects if (o.kind == "Rollout" and "argoproj" in o.api_version) or
+                   (o.kind == "Canary" and "flagger" in o.api_version)]
+    jobs = _deploy_jobs(p)
+    if not jobs and not progressive:
+        yield not_applicable("no deploy jobs or progressive-delivery objects")
+        return
+    if progressive:
+        yield passed(f"{progressive[0].ref} aborts failed releases", progressive[0].loc, progressive[0].ref)
+        return
+    for pl, j in jobs:
+        m = ROLLBACK_RX.search(_job_text(p, j))
+        if m:
+            yield passed(f"'{j.name}' rolls back on failure ({m.group(0)[:40]})", j.loc, pl.path)
+            return
+    failure_steps = [(pl, j) for pl in p.pipelines for j in pl.jobs if ROLLBACK_RX.search(j.text()) or (
+        isinstance(j.raw, dict) and "failure()" in str(j.raw.get("if", "")) and "roll" in j.name.lower())]
+    if failure_steps:
+        pl, j = failure_steps[0]
+        yield passed(f"rollback job '{j.name}' runs on failure", j.loc, pl.path)
+        return
+    pl, j = jobs[0]
+    yield failed(f"deploy job '{j.name}' leaves a failed rollout in place; rolling back is manual", j.loc, pl.path)
+
+
+FLAG_PY = ("UnleashClient", "ldclient", "flagsmith", "growthbook", "openfeature", "featureflags", "flipper",
+           "waffle", "django_waffle", "gutter", "configcat", "posthog", "split")
+FLAG_JS = ("unleash-client", "@unleash/proxy-client-react", "launchdarkly-node-server-sdk",
+           "@launchdarkly/node-server-sdk", "flagsmith", "flagsmith-nodejs", "@growthbook/growthbook",
+           "@openfeature/server-sdk", "@openfeature/js-sdk", "configcat-node", "posthog-node", "@splitsoftware/splitio")
+
+
+@control(
+    id="delivery.progressive-delivery", title="Canary or blue-green releases, experiments and feature flags",
+    category="delivery", severity="low", evidence=["k8s", "python", "javascript"], optional=True,
+    rationale="Shifting a small share of traffic to a release (canary, blue-green), and gating features behind "
+              "flags, limits the blast radius of a bad change and decouples deploy from release. Valuable at scale; "
+              "off unless enabled.",
+    remediation="Argo Rollouts (`strategy.canary.steps`) or Flagger `Canary`; ingress-nginx canary annotations; a "
+                "feature-flag SDK (Unleash, LaunchDarkly, OpenFeature, GrowthBook) for risky features and "
+                "experiments.",
+    references=["Google SRE workbook ch. 16 'Canarying Releases'", "Martin Fowler: Feature Toggles"],
+    checklist=["cicd.canary_releases", "cicd.blue_green_deployment", "cicd.ab_testing", "cicd.feature_flags"],
+    phrases=["canary releases", "blue-green deployment", "feature flags", "A/B testing"],
+)
+def progressive_delivery(p):
+    from ._app import import_hits
+
+    rollouts = [o for o in p.k8s_objects if (o.kind == "Rollout" and "argoproj" in o.api_version) or
+                (o.kind == "Canary" and "flagger" in o.api_version) or o.kind == "TrafficSplit"]
+    canary_ing = [o for o in p.objects("Ingress") if any("canary" in str(k) for k in
+                                                          ((o.raw.get("metadata") or {}).get("annotations") or {}))]
+    weighted = [o for o in p.objects("VirtualService") if "weight" in json.dumps(o.raw.get("spec"), default=str)]
+    canary = [o for o in rollouts if "canary" in json.dumps(o.raw.get("spec"), default=str) or o.kind == "Canary"] + \
+        canary_ing + weighted
+    bluegreen = [o for o in rollouts if "blueGreen" in json.dumps(o.raw.get("spec"), default=str)]
+    flags = import_hits(p, FLAG_PY, FLAG_JS)
+    if not (p.workloads or p.http_apps or rollouts or flags):
+        yield not_applicable("no services")
+        return
+    for label, what, hits in (("cicd.canary_releases", "canary releases", canary),
+                              ("cicd.blue_green_deployment", "blue-green releases", bluegreen or canary),
+                              ("cicd.feature_flags", "feature flags", flags),
+                              ("cicd.ab_testing", "experiments / A-B tests", flags or weighted)):
+        if hits:
+            h = hits[0]
+            loc = h[0] if isinstance(h, tuple) else h.loc
+            yield passed(f"{what}: {loc.path}", loc, loc.path, concept=label)
+        else:
+            yield failed(f"no {what}", None, concept=label)
+
+
+ECHO_SECRET_RX = re.compile(r"^\s*(echo|printf|cat <<)\b[^\n|>]*\$\{\{\s*secrets\.(\w+)\s*\}\}[^\n|>]*$", re.M)
+ECHO_VAR_RX = re.compile(r"^\s*(echo|printf)\b[^\n|>]*\$\{?([A-Z0-9_]*(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|"
+                         r"PRIVATE_KEY|CREDENTIALS))\b\}?[^\n|>]*$", re.M)
+
+
+@control(
+    id="delivery.ci-secrets-not-echoed", title="CI never prints secrets to the job log", category="delivery",
+    severity="high", evidence=["github-workflow", "gitlab-ci"],
+    rationale="Job logs are readable by everyone with access to the repository, kept for months and often "
+              "exported; masking misses secrets that are transformed (base64, JSON, multi-line), and `set -x` "
+              "prints every expanded command.",
+    remediation="Never `echo` a secret unless it is redirected into a file or a pipe; pass secrets to steps through "
+                "`env:` rather than `${{ secrets.X }}` inside scripts; no `set -x`/`bash -x` in steps that handle "
+                "secrets; `::add-mask::` for derived values.",
+    references=["GitHub docs: Security hardening for GitHub Actions (using secrets)", "GitLab docs: masked variables"],
+    phrases=["do not print secrets in CI", "masked CI variables"],
+)
+def ci_secrets_not_echoed(p):
+    if _no_ci(p):
+        yield not_applicable("no CI pipeline")
+        return
+    bad = 0
+    for pl, job, s in ci_steps(p):
+        run = s.run or ""
+        if not run:
+            continue
+        for m in ECHO_SECRET_RX.finditer(run):
+            bad += 1
+            yield failed(f"{m.group(1)} prints secrets.{m.group(2)} to the job log", s.loc, f"{pl.path} job {job.name}")
+        for m in ECHO_VAR_RX.finditer(run):
+            bad += 1
+            yield failed(f"{m.group(1)} prints ${m.group(2)} to the job log", s.loc, f"{pl.path} job {job.name}",
+                         confidence="medium")
+        if re.search(r"(^|\n)\s*set\s+-[a-wyz]*x|\bbash\s+-x\b|\bsh\s+-x\b", run) and (
+                "secrets." in run or "secrets." in json.dumps(job.raw.get("env", {}) if isinstance(job.raw, dict)
+                                                               else {}, default=str)):
+            bad += 1
+            yield failed("set -x traces commands in a step that handles secrets", s.loc, f"{pl.path} job {job.name}")
+    if not bad:
+        yield passed(f"no step of {len(p.pipelines)} pipeline(s) prints a secret", p.pipelines[0].loc,
+                     p.pipelines[0].path)
+
+
+IAC_KINDS = {"terraform": "Terraform", "pulumi": "Pulumi", "cloudformation": "CloudFormation", "ansible": "Ansible",
+             "cdk": "AWS CDK", "crossplane": "Crossplane", "bicep": "Bicep"}
+
+
+@control(
+    id="delivery.deployment-as-code", title="Deployment and infrastructure are declared as code",
+    category="delivery", severity="high", evidence=["k8s", "helm-chart", "kustomization", "terraform", "compose"],
+    rationale="Infrastructure and deployment settings that live only in a console or in someone's shell history "
+              "cannot be reviewed, reproduced in another environment, or rebuilt after a disaster.",
+    remediation="Declare the deployment (Kubernetes manifests, Kustomize overlays or a Helm chart; a Compose file for "
+                "single hosts) and the cloud resources (Terraform/OpenTofu, Pulumi, CloudFormation/CDK) in the "
+                "repository, applied by the pipeline.",
+    references=["DORA: infrastructure as code", "Kief Morris: Infrastructure as Code"],
+    checklist=["cicd.infrastructure_as_code", "cicd.kubernetes_manifests"],
+    phrases=["infrastructure as code", "Terraform", "Kubernetes manifests", "Helm chart"],
+)
+def deployment_as_code(p):
+    found = []
+    if p.terraform:
+        found.append(("Terraform", Loc(next(iter(p.terraform)), 1)))
+    for f in p.files:
+        name = f.rsplit("/", 1)[-1]
+        if name in ("Pulumi.yaml", "Pulumi.yml"):
+            found.append(("Pulumi", Loc(f, 1)))
+        elif name in ("cdk.json",):
+            found.append(("AWS CDK", Loc(f, 1)))
+        elif f.endswith(".bicep"):
+            found.append(("Bicep", Loc(f, 1)))
+        elif re.search(r"(^|/)(playbook[^/]*|site)\.ya?ml$|(^|/)roles/[^/]+/tasks/", f) or name == "ansible.cfg":
+            found.append(("Ansible", Loc(f, 1)))
+        elif "AWSTemplateFormatVersion" in p.sources.get(f, "")[:3000]:
+            found.append(("CloudFormation", Loc(f, 1)))
+    k8s = [o for o in p.k8s_objects]
+    charts = p.files_of("helm-chart")
+    kust = p.files_of("kustomization")
+    if charts:
+        found.append(("Helm chart", Loc(charts[0], 1)))
+    if kust:
+        found.append(("Kustomize", Loc(kust[0], 1)))
+    if k8s:
+        found.append((f"{len(k8s)} Kubernetes objects", k8s[0].loc))
+    prod_compose = [w for w in p.workloads if w.source == "compose" and not w.dev_only]
+    if prod_compose:
+        found.append(("Compose", prod_compose[0].loc))
+    for name in ("Procfile", "app.yaml", "fly.toml", "render.yaml", "serverless.yml", "vercel.json", "netlify.toml"):
+        hit = next((f for f in p.files if f.rsplit("/", 1)[-1] == name), None)
+        if hit:
+            found.append((name, Loc(hit, 1)))
+    if found:
+        kinds = ", ".join(k for k, _l in found[:4])
+        yield passed(f"declared as code: {kinds}", found[0][1], found[0][1].path)
+    elif p.dockerfiles or p.http_apps:
+        yield failed("services are built here but nothing declares how and where they are deployed (no manifests, "
+                     "chart, Compose, Terraform or platform config)")
+    else:
+        yield not_applicable("nothing to deploy")

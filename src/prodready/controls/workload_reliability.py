@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from ..model import Loc
-from ._util import containers, cref, is_datastore, label_selector_matches
+from ._k8s import OWN, Objects, PodIndex, effective_request, hpa_for, hpa_max, hpa_min, lst, m, ns, obj_ref
+from ._util import containers, cref, is_datastore
 from .base import control, failed, not_applicable, passed
 
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")
@@ -46,6 +47,7 @@ def readiness_probe(p):
                 "distinct from the readiness endpoint.\nCompose: `healthcheck:` with `restart: unless-stopped`.",
     references=["Kubernetes docs: Configure Liveness, Readiness and Startup Probes"],
     concepts=["k8s.probe.liveness"], checklist=["reliability.liveness_probe"],
+    phrases=["liveness probe", "restart hung containers"],
 )
 def liveness_probe(p):
     any_ = False
@@ -62,11 +64,6 @@ def liveness_probe(p):
         yield not_applicable("no long-running workloads")
 
 
-def _hpa_for(p, w):
-    h = p.autoscaler_for(w)
-    return h if h is not None and h.kind == "HorizontalPodAutoscaler" else None
-
-
 @control(
     id="reliability.multiple-replicas", title="Stateless services run more than one replica",
     category="reliability", severity="high", evidence=["k8s", "compose"],
@@ -78,15 +75,16 @@ def _hpa_for(p, w):
     phrases=["multiple replicas", "high availability for services", "at least 2 instances"],
 )
 def multiple_replicas(p):
+    hpas = hpa_for(p)
     any_ = False
     for w in p.workloads:
         if w.kind not in SCALABLE or w.dev_only or any(is_datastore(c) for c in w.containers):
             continue
         any_ = True
-        hpa = _hpa_for(p, w)
+        hpa = hpas.get(w)
         if hpa is not None:
-            mn = (hpa.raw.get("spec") or {}).get("minReplicas", 1)
-            if isinstance(mn, int) and mn >= 2:
+            mn = hpa_min(hpa)
+            if mn >= 2:
                 yield passed(f"autoscaled with minReplicas {mn} ({hpa.loc.path})", w.loc, w.ref)
             else:
                 yield failed(f"autoscaler {hpa.name} allows scaling down to {mn} replica(s)", hpa.loc, w.ref)
@@ -104,44 +102,94 @@ def multiple_replicas(p):
 @control(
     id="reliability.pod-disruption-budget", title="Multi-replica workloads have a PodDisruptionBudget that allows eviction",
     category="reliability", severity="medium", evidence=["k8s"],
-    rationale="Without a PDB a node drain can evict every replica at once; a PDB that allows no disruption blocks "
-              "node upgrades forever.",
+    rationale="Without a PDB a node drain can evict every replica at once; a PDB with no policy protects nothing; "
+              "one that allows no disruption — maxUnavailable 0, minAvailable 100%, or a minAvailable not below "
+              "the replica count (or the autoscaler's minReplicas) — blocks node upgrades forever.",
     remediation="apiVersion: policy/v1\nkind: PodDisruptionBudget\nspec:\n  maxUnavailable: 1\n  selector:\n"
                 "    matchLabels: {app: api}",
     references=["Kubernetes docs: Specifying a Disruption Budget"],
-    concepts=["k8s.pdb.missing"], checklist=["reliability.pod_disruption_budget"],
+    concepts=["k8s.pdb.missing", "k8s.pdb.no_policy", "k8s.pdb.zero_disruptions", "k8s.pdb.min_available_vs_hpa"],
+    checklist=["reliability.pod_disruption_budget"],
     phrases=["pod disruption budget", "PDB"],
 )
 def pod_disruption_budget(p):
-    pdbs_by_ns: dict = {}
-    for b in p.objects("PodDisruptionBudget"):
-        pdbs_by_ns.setdefault(b.namespace, []).append(b)
-    any_ = False
+    pods = PodIndex(p)
+    hpas = hpa_for(p)
+    covered: dict[int, list] = {}
+    static_bad: set[int] = set()
+    pdbs = p.objects("PodDisruptionBudget")
+    for b in pdbs:
+        spec = m(b.raw.get("spec"))
+        sel = spec.get("selector")
+        if b.api_version == "policy/v1beta1" and isinstance(sel, dict) and not sel:
+            sel = None  # an empty selector selected no pods before policy/v1
+        for w in pods.select(b.namespace, sel, near=b):
+            covered.setdefault(id(w), []).append(b)
+        mn, mx = spec.get("minAvailable"), spec.get("maxUnavailable")
+        if mn is None and mx is None:
+            static_bad.add(id(b))
+            yield failed("sets neither minAvailable nor maxUnavailable: it protects nothing", b.loc, b.ref,
+                         concept="k8s.pdb.no_policy")
+        elif _never_disruptable(mn, mx):
+            static_bad.add(id(b))
+            yield failed(f"allows no voluntary disruption (minAvailable={mn}, maxUnavailable={mx}): node drains "
+                         f"and upgrades block", b.loc, b.ref, concept="k8s.pdb.zero_disruptions")
+        else:
+            yield passed(f"minAvailable={mn}, maxUnavailable={mx}", b.loc, b.ref)
+    any_ = bool(pdbs)
     for w in p.workloads:
-        if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet"):
+        if w.source != "k8s" or w.kind not in PDB_KINDS:
             continue
-        hpa = _hpa_for(p, w)
-        n = w.replicas if w.replicas is not None else 1
-        if hpa is not None:
-            n = max(n, (hpa.raw.get("spec") or {}).get("minReplicas", 1) or 1)
-        if n < 2 and hpa is None:
-            continue  # a single replica cannot be protected by a budget; multiple-replicas reports that
+        h = hpas.get(w)
+        n = hpa_min(h) if h is not None else w.replicas  # None: not stated in the manifest
+        match = covered.get(id(w), [])
+        if h is None and n is not None and n < 2:
+            # a single replica cannot be protected by a budget (multiple-replicas reports it); a budget that
+            # forbids evicting it only blocks node drains
+            for b in match:
+                if id(b) not in static_bad and _blocks(b, n):
+                    any_ = True
+                    yield failed(f"PodDisruptionBudget {b.name} allows no eviction of its single replica: node "
+                                 f"drains block", b.loc, w.ref, concept="k8s.pdb.zero_disruptions")
+            continue
         any_ = True
-        match = [b for b in pdbs_by_ns.get(w.namespace, ())
-                 if label_selector_matches((b.raw.get("spec") or {}).get("selector"), w.pod_labels)]
+        count = f"{n} replicas" if n is not None else "replicas not set"
         if not match:
-            yield failed(f"no PodDisruptionBudget selects its pods ({n} replicas)", w.loc, w.ref)
+            yield failed(f"no PodDisruptionBudget selects its pods ({count})", w.loc, w.ref, concept="k8s.pdb.missing")
             continue
         b = match[0]
-        spec = b.raw.get("spec") or {}
-        mn, mx = spec.get("minAvailable"), spec.get("maxUnavailable")
-        if _pdb_count(mx, n) == 0 or (_pdb_count(mn, n) or 0) >= n:
+        spec = m(b.raw.get("spec"))
+        mn = spec.get("minAvailable")
+        if h is not None and id(b) not in static_bad and (_pdb_count(mn, n) or 0) >= n:
+            yield failed(f"PodDisruptionBudget {b.name} minAvailable={mn} is not below {obj_ref(h)} minReplicas "
+                         f"{n}: at minimum scale no pod can be evicted", b.loc, w.ref,
+                         concept="k8s.pdb.min_available_vs_hpa")
+        elif h is None and n is not None and id(b) not in static_bad and _blocks(b, n):
             yield failed(f"PodDisruptionBudget {b.name} allows no voluntary disruption at {n} replicas "
-                         f"(minAvailable={mn}, maxUnavailable={mx})", b.loc, w.ref)
+                         f"(minAvailable={mn}, maxUnavailable={spec.get('maxUnavailable')})", b.loc, w.ref,
+                         concept="k8s.pdb.zero_disruptions")
         else:
-            yield passed(f"PodDisruptionBudget {b.name} (minAvailable={mn}, maxUnavailable={mx})", b.loc, w.ref)
+            yield passed(f"PodDisruptionBudget {b.name} (minAvailable={mn}, maxUnavailable="
+                         f"{spec.get('maxUnavailable')}) at {count}", b.loc, w.ref)
     if not any_:
-        yield not_applicable("no multi-replica Deployments/StatefulSets")
+        yield not_applicable("no PodDisruptionBudgets and no multi-replica Deployments/StatefulSets")
+
+
+PDB_KINDS = ("Deployment", "StatefulSet", "DeploymentConfig")
+
+
+def _never_disruptable(mn, mx) -> bool:
+    """A budget that forbids every voluntary eviction whatever the replica count."""
+    if mx is not None and str(mx).strip() in ("0", "0%"):
+        return True
+    return mn is not None and str(mn).strip() == "100%"
+
+
+def _blocks(b, replicas: int) -> bool:
+    spec = m(b.raw.get("spec"))
+    mx = _pdb_count(spec.get("maxUnavailable"), replicas)
+    mn = _pdb_count(spec.get("minAvailable"), replicas)
+    return mx == 0 or (mn is not None and mn >= replicas)
 
 
 def _pdb_count(value, replicas: int) -> int | None:
@@ -163,6 +211,7 @@ def _pdb_count(value, replicas: int) -> int | None:
                 "long-running service.",
     references=["Docker docs: Start containers automatically"],
     checklist=["reliability.automated_failover"],
+    phrases=["restart policy", "containers restart automatically"],
 )
 def restart_policy(p):
     any_ = False
@@ -187,22 +236,20 @@ def restart_policy(p):
     remediation="resources:\n  requests: {cpu: 100m, memory: 256Mi}\n  limits: {memory: 512Mi}\n"
                 "Compose: `deploy.resources.limits.memory: 512M`.",
     references=["Kubernetes docs: Resource Management for Pods and Containers", "CIS Kubernetes Benchmark 5.7"],
-    concepts=["k8s.resources.limits.memory"], checklist=["reliability.resource_limits", "scalability.resource_sizing"],
+    concepts=["k8s.resources.limits.memory", "k8s.resources.requests.memory"],
+    checklist=["reliability.resource_limits", "scalability.resource_sizing"],
     phrases=["resource limits", "cpu and memory limits", "requests and limits"],
 )
 def resource_limits(p):
     any_ = False
     for w, c in containers(p, production=True):
         any_ = True
-        missing = []
-        if "memory" not in c.limits:
-            missing.append("memory limit")
-        if w.source == "k8s" and "memory" not in c.requests and "memory" not in c.limits:
-            missing.append("memory request")
-        if missing:
-            yield failed(f"no {' and no '.join(missing)}", c.loc, cref(w, c))
-        else:
+        if "memory" in c.limits:
             yield passed(f"memory limit {c.limits['memory']}", c.loc, cref(w, c))
+            continue
+        yield failed("no memory limit", c.loc, cref(w, c), concept="k8s.resources.limits.memory")
+        if w.source == "k8s" and "memory" not in c.requests:  # a request defaults to the limit when only that is set
+            yield failed("no memory request", c.loc, cref(w, c), concept="k8s.resources.requests.memory")
     if not any_:
         yield not_applicable("no workloads")
 
@@ -220,11 +267,15 @@ def resource_limits(p):
     phrases=["autoscaling", "horizontal pod autoscaler", "auto-scaling configured"],
 )
 def autoscaling(p):
+    pods = PodIndex(p)
+    served: set[int] = set()  # workloads some Service selects (resolved from the Services: linear)
+    for s in p.objects("Service"):
+        served.update(id(w) for w in pods.select_map(s.namespace, m(s.raw.get("spec")).get("selector"), near=s))
     any_ = False
     for w in p.workloads:
         if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet") or any(is_datastore(c) for c in w.containers):
             continue
-        if not p.services_selecting(w):
+        if id(w) not in served:
             continue
         any_ = True
         if p.autoscaler_for(w) is not None:
@@ -240,33 +291,73 @@ def autoscaling(p):
     id="scalability.hpa-valid", title="Autoscalers target an existing workload with a sane range",
     category="scalability", severity="medium", evidence=["k8s"],
     rationale="An HPA pointing at a renamed Deployment silently does nothing; `maxReplicas <= minReplicas` cannot "
-              "scale; `minReplicas: 1` scales a service down to a single point of failure.",
-    remediation="Check `scaleTargetRef` names the Deployment, and set `minReplicas >= 2`, `maxReplicas > minReplicas`.",
+              "scale; `minReplicas: 1` scales a service down to a single point of failure; a CPU or memory "
+              "utilisation target needs a request on every container of the target, or the HPA cannot compute it.",
+    remediation="Check `scaleTargetRef` names the Deployment, set `minReplicas >= 2`, `maxReplicas > minReplicas`, "
+                "and give every container of the target `resources.requests.cpu` (or memory) for the metric.",
     references=["Kubernetes docs: Horizontal Pod Autoscaling"],
     concepts=["k8s.hpa.no_target", "k8s.hpa.max_not_gt_min", "k8s.hpa.min_replicas_min2"],
     checklist=["scalability.hpa"],
+    phrases=["HPA configured correctly", "autoscaler min and max replicas"],
 )
 def hpa_valid(p):
     hpas = p.objects("HorizontalPodAutoscaler")
     if not hpas:
         yield not_applicable("no HorizontalPodAutoscalers")
         return
-    names = {(o.kind, o.name, o.namespace or None) for o in p.k8s_objects}
+    names = Objects(p.k8s_objects)
+    workloads = Objects(w for w in p.workloads if w.source == "k8s")
     for h in hpas:
-        spec = h.raw.get("spec") or {}
-        ref = spec.get("scaleTargetRef") or {}
-        mn, mx = spec.get("minReplicas", 1), spec.get("maxReplicas")
-        problems = []
-        if (ref.get("kind"), ref.get("name"), h.namespace or None) not in names:
-            problems.append(f"targets {ref.get('kind')}/{ref.get('name')}, which is not in the manifests")
-        if isinstance(mn, int) and isinstance(mx, int) and mx <= mn:
-            problems.append(f"maxReplicas {mx} is not above minReplicas {mn}")
-        if isinstance(mn, int) and mn < 2:
-            problems.append(f"minReplicas {mn} (< 2)")
-        if problems:
-            yield failed("; ".join(problems), h.loc, h.ref)
-        else:
-            yield passed(f"targets {ref.get('kind')}/{ref.get('name')}, {mn}..{mx} replicas", h.loc, h.ref)
+        spec = m(h.raw.get("spec"))
+        ref = m(spec.get("scaleTargetRef"))
+        target = (str(ref.get("kind", "")), ns(h.namespace), str(ref.get("name", "")))
+        mn, mx = hpa_min(h), hpa_max(h)
+        bad = False
+        if names.get(*target, near=h) is None:
+            bad = True
+            yield failed(f"targets {target[0]}/{target[2]}, which is not in the manifests", h.loc, h.ref,
+                         concept="k8s.hpa.no_target")
+        if mx is not None and mx <= mn:
+            bad = True
+            yield failed(f"maxReplicas {mx} is not above minReplicas {mn}: it cannot scale", h.loc, h.ref,
+                         concept="k8s.hpa.max_not_gt_min")
+        if mn < 2:
+            bad = True
+            yield failed(f"minReplicas {mn}{' (default)' if 'minReplicas' not in spec else ''} (< 2): scales down to "
+                         f"a single point of failure", h.loc, h.ref, concept="k8s.hpa.min_replicas_min2")
+        w = workloads.get(*target, near=h)
+        for resource, container in (_utilization_metrics(h) if w is not None else []):
+            lacking = [c.name for c in w.app_containers if (container is None or c.name == container)
+                       and not effective_request(c, resource)]
+            if lacking:
+                bad = True
+                yield failed(f"scales on {resource} utilisation but {w.ref} container(s) {', '.join(lacking)} request "
+                             f"no {resource}: the HPA cannot compute utilisation", h.loc, h.ref,
+                             concept=OWN + "hpa.metric_requests")
+        if not bad:
+            yield passed(f"targets {target[0]}/{target[2]}, {mn}..{mx} replicas", h.loc, h.ref)
+
+
+def _utilization_metrics(h) -> list[tuple[str, str | None]]:
+    """(resource, container or None) of every utilisation metric of an HPA, whose computation needs requests."""
+    spec = m(h.raw.get("spec"))
+    if h.api_version == "autoscaling/v1" or "targetCPUUtilizationPercentage" in spec:
+        return [("cpu", None)]  # autoscaling/v1 scales on CPU utilisation (80% when unset)
+    metrics = lst(spec.get("metrics"))
+    if not metrics:
+        return [("cpu", None)]  # autoscaling/v2 default: 80% average CPU utilisation
+    out = []
+    for mt in metrics:
+        mt = m(mt)
+        if mt.get("type") == "Resource":
+            r = m(mt.get("resource"))
+            if m(r.get("target")).get("type") == "Utilization" or "targetAverageUtilization" in r:
+                out.append((str(r.get("name")), None))
+        elif mt.get("type") == "ContainerResource":
+            r = m(mt.get("containerResource"))
+            if m(r.get("target")).get("type") == "Utilization" or "targetAverageUtilization" in r:
+                out.append((str(r.get("name")), str(r.get("container"))))
+    return out
 
 
 @control(
@@ -308,7 +399,7 @@ def ingress_tls(p):
     any_ = False
     for ing in p.objects("Ingress"):
         any_ = True
-        if (ing.raw.get("spec") or {}).get("tls"):
+        if m(ing.raw.get("spec")).get("tls"):
             yield passed("tls configured", ing.loc, ing.ref)
         else:
             yield failed("no spec.tls", ing.loc, ing.ref)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc, is_root_user
+from ._k8s import EXTRA_SECRET_NAME_RX, PRIVATE_KEY_RX, PodIndex, m
 from ._util import containers, cref, is_datastore, is_literal_secret, is_secret_name
 from .base import control, failed, not_applicable, passed
 
@@ -20,39 +21,53 @@ NSA = "NSA/CISA Kubernetes Hardening Guidance v1.2, 'Kubernetes Pod security'"
     remediation="Kubernetes: set `securityContext.runAsNonRoot: true` and a numeric `runAsUser` (e.g. 10001).\n"
                 "Compose: `user: \"10001:10001\"`.\nDockerfile (final stage): `USER 10001`.",
     references=["CIS Kubernetes Benchmark 5.2.6", NSA, "CIS Docker Benchmark 4.1"],
-    concepts=["k8s.run_as_non_root"], checklist=["security.container_non_root"],
+    concepts=["k8s.run_as_non_root", "k8s.run_as_root_group"], checklist=["security.container_non_root"],
     phrases=["non-root user", "run as non-root", "containers run as unprivileged user", "USER directive"],
 )
 def container_non_root(p):
     """Evidence, in order: the workload's own securityContext/user; else the Dockerfile in the repository
-    that builds the image (its final stage's USER); else unknown = may run as root."""
+    that builds the image (its final stage's USER); else unknown = may run as root. A primary group 0 (root)
+    is reported apart: files the root group can write stay writable by the process."""
     any_ = False
     for w, c in containers(p, include_init=True, production=True):
         any_ = True
         ref = cref(w, c)
-        if c.run_as_non_root is True or (c.run_as_user is not None and c.run_as_user > 0):
-            how = "runAsNonRoot: true" if c.run_as_non_root else f"runs as uid {c.run_as_user}"
-            if w.source == "compose":
-                how = f"user: {c.user_declared}"
-            yield passed(how, c.loc, ref)
-            continue
-        if c.run_as_user == 0 or c.run_as_non_root is False:
-            yield failed("explicitly runs as root (uid 0 / runAsNonRoot: false)", c.loc, ref)
-            continue
-        if c.dockerfile is not None and c.dockerfile.final is not None:
-            user, ins = c.dockerfile.final.effective_user()
-            where = Loc(c.dockerfile.path, ins.line if ins else c.dockerfile.final.line)
-            if not is_root_user(user):
-                yield passed(f"image built by {c.dockerfile.path} whose final stage runs as USER {user} "
-                             f"({c.dockerfile_link})", c.loc, ref)
-            else:
-                yield failed(f"nothing in the workload sets a non-root user and the image's Dockerfile "
-                             f"{c.dockerfile.path}:{where.line} final stage runs as root", c.loc, ref)
-            continue
-        yield failed("no runAsNonRoot/runAsUser (or compose user:) and no Dockerfile in the repository shows a "
-                     "non-root USER for this image: it may run as root", c.loc, ref)
+        group = c.run_as_group
+        if group is None and w.source == "compose" and c.user_declared and ":" in c.user_declared:
+            gid = c.user_declared.split(":", 1)[1].strip()
+            group = 0 if gid in ("0", "root") else None
+        if group == 0:
+            yield failed("runs with the root group (runAsGroup: 0)", c.loc, ref, concept="k8s.run_as_root_group")
+        yield from _non_root_user(w, c, ref)
     if not any_:
         yield not_applicable("no workloads")
+
+
+NON_ROOT = "k8s.run_as_non_root"
+
+
+def _non_root_user(w, c, ref):
+    if c.run_as_non_root is True or (c.run_as_user is not None and c.run_as_user > 0):
+        how = "runAsNonRoot: true" if c.run_as_non_root else f"runs as uid {c.run_as_user}"
+        if w.source == "compose":
+            how = f"user: {c.user_declared}"
+        yield passed(how, c.loc, ref)
+        return
+    if c.run_as_user == 0 or c.run_as_non_root is False:
+        yield failed("explicitly runs as root (uid 0 / runAsNonRoot: false)", c.loc, ref, concept=NON_ROOT)
+        return
+    if c.dockerfile is not None and c.dockerfile.final is not None:
+        user, ins = c.dockerfile.final.effective_user()
+        where = Loc(c.dockerfile.path, ins.line if ins else c.dockerfile.final.line)
+        if not is_root_user(user):
+            yield passed(f"image built by {c.dockerfile.path} whose final stage runs as USER {user} "
+                         f"({c.dockerfile_link})", c.loc, ref)
+        else:
+            yield failed(f"nothing in the workload sets a non-root user and the image's Dockerfile "
+                         f"{c.dockerfile.path}:{where.line} final stage runs as root", c.loc, ref, concept=NON_ROOT)
+        return
+    yield failed("no runAsNonRoot/runAsUser (or compose user:) and no Dockerfile in the repository shows a "
+                 "non-root USER for this image: it may run as root", c.loc, ref, concept=NON_ROOT)
 
 
 @control(
@@ -87,6 +102,7 @@ def no_privileged(p):
                 "Compose: `security_opt: [\"no-new-privileges:true\"]`.",
     references=["CIS Kubernetes Benchmark 5.2.5", NSA],
     concepts=["k8s.privilege_escalation"], checklist=["security.pod_security"],
+    phrases=["allowPrivilegeEscalation false", "no privilege escalation"],
 )
 def no_privilege_escalation(p):
     any_ = False
@@ -111,6 +127,7 @@ def no_privilege_escalation(p):
                 "Compose: `read_only: true` with `tmpfs: [/tmp]`.",
     references=["CIS Kubernetes Benchmark 5.7.x", NSA],
     concepts=["k8s.read_only_root_fs"], checklist=["security.pod_security"],
+    phrases=["read-only root filesystem", "immutable containers"],
 )
 def read_only_root(p):
     any_ = False
@@ -133,16 +150,19 @@ def read_only_root(p):
                 "`ipc: host`). Expose ports through a Service instead.",
     references=["CIS Kubernetes Benchmark 5.2.2-5.2.4", NSA],
     concepts=["k8s.host_network", "k8s.host_pid", "k8s.host_ipc"], checklist=["security.pod_security"],
+    phrases=["no hostNetwork", "no hostPID or hostIPC"],
 )
 def no_host_namespaces(p):
     if not p.workloads:
         yield not_applicable("no workloads")
         return
     for w in p.workloads:
-        shared = [n for n, v in (("network", w.host_network), ("PID", w.host_pid), ("IPC", w.host_ipc)) if v]
-        if shared:
-            yield failed(f"shares the host {', '.join(shared)} namespace", w.loc, w.ref)
-        else:
+        shared = [(n, concept) for n, v, concept in (("network", w.host_network, "k8s.host_network"),
+                                                     ("PID", w.host_pid, "k8s.host_pid"),
+                                                     ("IPC", w.host_ipc, "k8s.host_ipc")) if v]
+        for n, concept in shared:
+            yield failed(f"shares the host {n} namespace", w.loc, w.ref, concept=concept)
+        if not shared:
             yield passed("no host namespaces", w.loc, w.ref)
 
 
@@ -161,7 +181,12 @@ def no_secret_literals(p):
     any_ = False
     for w, c in containers(p, include_init=True):
         for e in c.env:
-            if not is_secret_name(e.name):
+            if e.source is None and e.value and PRIVATE_KEY_RX.search(e.value):
+                any_ = True
+                yield failed(f"{e.name} holds a private key written into the manifest", e.loc, cref(w, c),
+                             snippet=f"{e.name}: {_mask(e.value)}")
+                continue
+            if not (is_secret_name(e.name) or EXTRA_SECRET_NAME_RX.search(e.name)):
                 continue
             any_ = True
             if e.source is None and is_literal_secret(e.value) and not _VAR_REF_RX.match(e.value or ""):
@@ -275,11 +300,11 @@ def datastores_not_exposed(p):
                          c.loc, cref(w, c))
         else:
             yield passed("not published on a public interface", c.loc, cref(w, c))
+    pods = PodIndex(p)
     for svc in p.objects("Service"):
-        spec = svc.raw.get("spec") or {}
+        spec = m(svc.raw.get("spec"))
         stype = spec.get("type", "ClusterIP")
-        sel = spec.get("selector") or {}
-        targets = p.pods_matching(svc.namespace, sel)
+        targets = pods.select_map(svc.namespace, spec.get("selector"), near=svc)
         if any(is_datastore(c) for w in targets for c in w.containers):
             any_ = True
             if stype in ("LoadBalancer", "NodePort"):

@@ -29,6 +29,7 @@ class JsFacts:
     imports: dict[str, int] = field(default_factory=dict)  # module specifier -> first line
     calls: list[JsCall] = field(default_factory=list)
     decorators: list[JsCall] = field(default_factory=list)
+    env: list[tuple[str, int, bool]] = field(default_factory=list)  # process.env reads: (name, line, required)
     has_error: bool = False
     error_line: int | None = None
 
@@ -143,7 +144,28 @@ class _Walker:
                 self.on_call(node)
             elif t == "decorator":
                 self.on_decorator(node)
+            elif t in ("member_expression", "subscript_expression"):
+                obj = node.child_by_field_name("object")
+                if obj is not None and obj.end_byte - obj.start_byte == 11 and _text(obj) == "process.env":
+                    self.on_env(node)
             stack.extend(reversed(node.children))
+
+    def on_env(self, node: Node) -> None:
+        if node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            name = _text(prop) if prop is not None else ""
+        else:
+            idx = node.child_by_field_name("index")
+            name = _text(idx).strip("'\"`") if idx is not None and idx.type == "string" else ""
+        if not name:
+            return
+        parent = node.parent
+        optional = False
+        if parent is not None and parent.type == "binary_expression":
+            op = parent.child_by_field_name("operator")
+            left = parent.child_by_field_name("left")
+            optional = op is not None and _text(op) in ("||", "??") and left is not None and left.id == node.id
+        self.facts.env.append((name, node.start_point[0] + 1, not optional))
 
     def on_import(self, node: Node) -> None:
         src = node.child_by_field_name("source")

@@ -25,6 +25,7 @@ class Call:
     kwargs: dict[str, Arg] = field(default_factory=dict)
     recv: str | None = None  # for method calls: the callee that built the receiver ("fastapi.FastAPI")
     func: str | None = None  # enclosing function name, if any
+    refs: list[str] = field(default_factory=list)  # names and callees mentioned in the arguments (one level deep)
 
 
 @dataclass
@@ -35,6 +36,11 @@ class Function:
     params: list[str]
     is_async: bool
     calls_names: list[str] = field(default_factory=list)  # resolved callees inside the body
+    param_calls: dict[str, Call] = field(default_factory=dict)  # param -> call in its default or Annotated[...]
+    param_types: dict[str, str] = field(default_factory=dict)  # param -> annotation as written (names resolved)
+    returns: str | None = None  # return annotation as written (names resolved)
+    cls: str | None = None  # enclosing class, for methods
+    end_line: int | None = None
 
 
 @dataclass
@@ -51,7 +57,8 @@ class PyFacts:
     functions: list[Function] = field(default_factory=list)
     assigns: list[Assign] = field(default_factory=list)  # module-level and class-level simple assignments
     classes: list[tuple[str, int, list[str]]] = field(default_factory=list)  # name, line, resolved bases
-    strings: list[tuple[int, str]] = field(default_factory=list)  # notable string constants (routes, DSNs)
+    strings: list[tuple[int, str]] = field(default_factory=list)  # URL-like strings ("://"); f-string parts as {}
+    env: list[tuple[str, int, bool]] = field(default_factory=list)  # environment reads: (name, line, required)
 
     def imports_any(self, *prefixes: str) -> bool:
         return any(m == p or m.startswith(p + ".") for m in self.imports for p in prefixes)
@@ -63,6 +70,7 @@ class _Extractor(ast.NodeVisitor):
         self.aliases: dict[str, str] = {}
         self.var_types: dict[str, str] = {}
         self.func_stack: list[Function] = []
+        self.class_stack: list[str] = []
 
     # --- names -------------------------------------------------------------------------------
     def dotted(self, node: ast.AST) -> str | None:
@@ -131,8 +139,48 @@ class _Extractor(ast.NodeVisitor):
         kwargs: dict[str, Arg] = {}
         for kw in node.keywords:
             kwargs[kw.arg if kw.arg is not None else "**"] = self.arg(kw.value)
+        refs: list[str] = []
+        for a in list(node.args) + [kw.value for kw in node.keywords]:
+            self._refs(a, refs, 2)
         return Call(name, node.lineno, [self.arg(a) for a in node.args], kwargs, recv,
-                    self.func_stack[-1].name if self.func_stack else None)
+                    self.func_stack[-1].name if self.func_stack else None, refs)
+
+    def _refs(self, node: ast.AST, out: list[str], depth: int) -> None:
+        """Dotted names and callees mentioned in an argument: ``[Depends(auth.verify)]`` -> Depends, auth.verify."""
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            d = self.dotted(node)
+            if d:
+                out.append(d)
+        elif isinstance(node, ast.Call):
+            d = self.dotted(node.func)
+            if d:
+                out.append(d)
+            if depth > 0:
+                for a in list(node.args) + [kw.value for kw in node.keywords]:
+                    self._refs(a, out, depth - 1)
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set)) and depth > 0:
+            for e in node.elts[:20]:
+                self._refs(e, out, depth - 1)
+        elif isinstance(node, ast.Subscript) and depth > 0:  # Annotated[User, Depends(current_user)]
+            self._refs(node.value, out, depth - 1)
+            self._refs(node.slice, out, depth - 1)
+
+    def ann(self, node: ast.AST | None, depth: int = 0) -> str | None:
+        """An annotation as text with names resolved (``list[OrderOut]``, ``fastapi.Request``)."""
+        if node is None or depth > 6:
+            return None
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            return self.dotted(node)
+        if isinstance(node, ast.Constant):
+            return str(node.value)
+        if isinstance(node, ast.Subscript):
+            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return f"{self.ann(node.value, depth + 1)}[{', '.join(self.ann(e, depth + 1) or '?' for e in inner)}]"
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return f"{self.ann(node.left, depth + 1)} | {self.ann(node.right, depth + 1)}"
+        if isinstance(node, ast.Call):
+            return (self.dotted(node.func) or "?") + "()"
+        return None
 
     # --- visitors ----------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -154,6 +202,9 @@ class _Extractor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         call = self.make_call(node)
         self.facts.calls.append(call)
+        if call.name in ("os.getenv", "os.environ.get", "os.environ.setdefault") and call.args and \
+                call.args[0][0] == "lit" and isinstance(call.args[0][1], str):
+            self.facts.env.append((call.args[0][1], node.lineno, False))
         if self.func_stack:
             self.func_stack[-1].calls_names.append(call.name)
         self.generic_visit(node)
@@ -173,8 +224,31 @@ class _Extractor(ast.NodeVisitor):
                 if isinstance(d, ast.Attribute) and isinstance(d.value, ast.Name):
                     recv = self.var_types.get(d.value.id)
                 decorators.append(Call(name, d.lineno, [], {}, recv))
+        all_args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
         params = [a.arg for a in node.args.args + node.args.kwonlyargs]
-        fn = Function(node.name, node.lineno, decorators, params, isinstance(node, ast.AsyncFunctionDef))
+        fn = Function(node.name, node.lineno, decorators, params, isinstance(node, ast.AsyncFunctionDef),
+                      cls=self.class_stack[-1] if self.class_stack else None,
+                      end_line=getattr(node, "end_lineno", None))
+        if decorators or self.class_stack:  # route handlers and views: keep what their parameters say
+            positional = node.args.posonlyargs + node.args.args
+            defaults: dict[str, ast.AST] = {}
+            for a, d in zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults, strict=False):
+                defaults[a.arg] = d
+            for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=False):
+                if d is not None:
+                    defaults[a.arg] = d
+            for a in all_args:
+                t = self.ann(a.annotation)
+                if t:
+                    fn.param_types[a.arg] = t
+                d = defaults.get(a.arg)
+                if isinstance(d, ast.Call):
+                    fn.param_calls[a.arg] = self.make_call(d)
+                elif isinstance(a.annotation, ast.Subscript) and isinstance(a.annotation.slice, ast.Tuple):
+                    for meta in a.annotation.slice.elts[1:]:  # Annotated[T, Depends(x)] / Annotated[int, Query(le=9)]
+                        if isinstance(meta, ast.Call):
+                            fn.param_calls[a.arg] = self.make_call(meta)
+            fn.returns = self.ann(node.returns)
         self.facts.functions.append(fn)
         self.func_stack.append(fn)
         for stmt in node.body:
@@ -192,7 +266,9 @@ class _Extractor(ast.NodeVisitor):
         for stmt in node.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 self._record_assign(stmt, prefix=node.name + ".")
+        self.class_stack.append(node.name)
         self.generic_visit(node)
+        self.class_stack.pop()
 
     def _record_assign(self, node: ast.Assign | ast.AnnAssign, prefix: str = "") -> None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -212,6 +288,25 @@ class _Extractor(ast.NodeVisitor):
                         self.var_types["self." + t.attr] = callee
             if not self.func_stack:
                 self.facts.assigns.append(Assign(prefix + name, value, node.lineno))
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str) and \
+                isinstance(node.ctx, ast.Load) and self.dotted(node.value) == "os.environ":
+            self.facts.env.append((node.slice.value, node.lineno, True))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "://" in node.value and len(node.value) < 2000:
+            self.facts.strings.append((node.lineno, node.value))
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        parts = [v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}" for v in node.values]
+        text = "".join(parts)
+        if "://" in text and len(text) < 2000:
+            self.facts.strings.append((node.lineno, text))
+        for v in node.values:
+            if isinstance(v, ast.FormattedValue):
+                self.visit(v.value)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._record_assign(node)

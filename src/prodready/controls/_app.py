@@ -1,0 +1,289 @@
+"""Helpers for the application, infrastructure and data controls (queries over the model, never I/O).
+
+Defines no control; the modules that do import from here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..model import CodeFile, HttpApp, Loc, Project, Route, Workload
+from ..parsers.pyfacts import Function
+
+PY, JS = "python", ("javascript", "typescript")
+TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec|specs|e2e|testing|fixtures?|testdata|examples?)(/|$)|"
+                       r"(^|/)(test_[^/]*|[^/]*_test\.py|[^/]*\.(test|spec)\.[jt]sx?|conftest\.py)$", re.I)
+INFRA_ROUTE = re.compile(r"^/?(api/)?(v\d+/)?(health|healthz|healthcheck|health-check|livez|readyz|ready|readiness|"
+                         r"liveness|status|ping|_health|-/healthy|metrics|version|docs|redoc|openapi\.json|"
+                         r"swagger[^/]*|favicon\.ico|robots\.txt)/?$", re.I)
+
+
+def is_test(path: str) -> bool:
+    return bool(TEST_PATH.search(path))
+
+
+def code(p: Project, *, tests: bool = False) -> Iterator[CodeFile]:
+    for cf in p.code:
+        if tests or not is_test(cf.path):
+            yield cf
+
+
+def imports_matching(cf: CodeFile, mods: tuple[str, ...]) -> tuple[str, int] | None:
+    """The first import of ``cf`` that is one of ``mods`` or a submodule of one (``a.b``, ``@scope/x/y``)."""
+    for imp, line in cf.facts.imports.items():
+        for m in mods:
+            if imp == m or imp.startswith(m + ".") or imp.startswith(m + "/"):
+                return imp, line
+    return None
+
+
+def import_hits(p: Project, py: tuple[str, ...], js: tuple[str, ...], *, tests: bool = False
+                ) -> list[tuple[Loc, str, CodeFile]]:
+    out = []
+    for cf in code(p, tests=tests):
+        hit = imports_matching(cf, py if cf.language == PY else js)
+        if hit:
+            out.append((Loc(cf.path, hit[1]), hit[0], cf))
+    return out
+
+
+def service_groups(p: Project) -> dict[tuple[str, str], list[HttpApp]]:
+    """HTTP apps grouped by (framework, build unit): one service's routes are often split over files."""
+    groups: dict[tuple[str, str], list[HttpApp]] = {}
+    for app in p.http_apps:
+        if is_test(app.path):
+            continue
+        groups.setdefault((app.framework, p.unit_root(app.path)), []).append(app)
+    return groups
+
+
+def unit_code(p: Project, unit: str) -> list[CodeFile]:
+    """Non-test code files of one build unit ("" = the repository root and everything outside units)."""
+    return [cf for cf in code(p) if p.unit_root(cf.path) == unit]
+
+
+def route_function(p: Project, app: HttpApp, route: Route) -> Function | None:
+    """The Python function that handles ``route`` (FastAPI/Flask decorators)."""
+    if route.handler is None:
+        return None
+    cf = _code_by_path(p).get(route.loc.path)
+    if cf is None or cf.language != PY:
+        return None
+    best = None
+    for fn in cf.facts.functions:
+        if fn.name == route.handler and fn.line >= (route.loc.line or 0):
+            if best is None or fn.line < best.line:
+                best = fn
+    return best
+
+
+def _code_by_path(p: Project) -> dict[str, CodeFile]:
+    idx = getattr(p, "_app_code_index", None)
+    if idx is None or len(idx) != len(p.code):
+        idx = {cf.path: cf for cf in p.code}
+        p._app_code_index = idx  # type: ignore[attr-defined]
+    return idx
+
+
+def js_route_call(p: Project, route: Route):
+    """The JsCall that registered an Express/Fastify route (same file, same line)."""
+    cf = _code_by_path(p).get(route.loc.path)
+    if cf is None or cf.language == PY:
+        return None
+    for c in cf.facts.calls:
+        if c.line == route.loc.line and c.args and c.args[0] == ("lit", route.path):
+            return c
+    return None
+
+
+def nginx_directives(tree) -> Iterator[tuple[Any, list]]:
+    """(directive, ancestors) for every directive of an nginx tree."""
+    stack = [(d, []) for d in reversed(tree or [])]
+    while stack:
+        d, anc = stack.pop()
+        yield d, anc
+        if d.block:
+            stack.extend((c, anc + [d]) for c in reversed(d.block))
+
+
+# --- Terraform ----------------------------------------------------------------------------------
+
+@dataclass
+class TfResource:
+    path: str
+    type: str
+    name: str
+    body: dict
+    line: int | None
+    block: str = "resource"  # resource | data | module
+
+    @property
+    def loc(self) -> Loc:
+        return Loc(self.path, self.line)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.type}.{self.name}" if self.block != "module" else f"module.{self.name}"
+
+
+def unquote(x: Any) -> Any:
+    if isinstance(x, str):
+        if len(x) >= 2 and x[0] == '"' and x[-1] == '"':
+            return x[1:-1]
+        return x
+    if isinstance(x, dict):
+        return {unquote(k): unquote(v) for k, v in x.items() if k != "__is_block__"}
+    if isinstance(x, list):
+        return [unquote(v) for v in x]
+    return x
+
+
+def tf_resources(p: Project, *types: str) -> list[TfResource]:
+    """Terraform resources (and module calls, as type ``module``), optionally only of ``types`` (a type ending in
+    ``*`` is a prefix)."""
+    allr = getattr(p, "_app_tf_index", None)
+    if allr is None:
+        allr = []
+        for path, doc in p.terraform.items():
+            text = p.sources.get(path, "")
+            for block in ("resource", "data", "module"):
+                entries = doc.get(block) if isinstance(doc, dict) else None
+                for entry in entries if isinstance(entries, list) else [entries] if isinstance(entries, dict) else []:
+                    if not isinstance(entry, dict):
+                        continue
+                    if block == "module":
+                        for name, body in entry.items():
+                            n = unquote(name)
+                            m = re.search(rf'module\s+"{re.escape(n)}"', text)
+                            allr.append(TfResource(path, "module", n, unquote(body) if isinstance(body, dict) else {},
+                                                   text.count("\n", 0, m.start()) + 1 if m else None, "module"))
+                        continue
+                    for rtype, named in entry.items():
+                        t = unquote(rtype)
+                        for name, body in (named.items() if isinstance(named, dict) else []):
+                            n = unquote(name)
+                            m = re.search(rf'{block}\s+"{re.escape(t)}"\s+"{re.escape(n)}"', text)
+                            allr.append(TfResource(path, t, n, unquote(body) if isinstance(body, dict) else {},
+                                                   text.count("\n", 0, m.start()) + 1 if m else None, block))
+        p._app_tf_index = allr  # type: ignore[attr-defined]
+    if not types:
+        return [r for r in allr if r.block != "data"]
+    exact = {t for t in types if not t.endswith("*")}
+    prefixes = tuple(t[:-1] for t in types if t.endswith("*"))
+    return [r for r in allr if r.block != "data" and (r.type in exact or (prefixes and r.type.startswith(prefixes)))]
+
+
+def tf_get(body: dict, *path: str) -> Any:
+    """Nested attribute of a Terraform body; blocks are lists of dicts (the first is used)."""
+    cur: Any = body
+    for k in path:
+        if isinstance(cur, list):
+            cur = cur[0] if cur else None
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(k)
+    if isinstance(cur, list) and len(cur) == 1 and isinstance(cur[0], dict):
+        return cur[0]
+    return cur
+
+
+def truthy(v: Any) -> bool:
+    return v is True or (isinstance(v, str) and v.strip().lower() in ("true", "yes", "on", "1", "enabled"))
+
+
+def as_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v)
+    if isinstance(v, str) and re.fullmatch(r"\s*\d+\s*", v):
+        return int(v)
+    return None
+
+
+# --- workloads and datastores -------------------------------------------------------------------
+
+DATASTORE_KINDS = {
+    "postgres": re.compile(r"(^|/)(postgres|postgresql|timescaledb|postgis|pgvector|spilo[^/]*|"
+                           r"bitnami/postgresql[^/]*|cloudnative-pg/postgresql|crunchy-postgres[^/]*)$", re.I),
+    "mysql": re.compile(r"(^|/)(mysql|mariadb|percona[^/]*)$", re.I),
+    "redis": re.compile(r"(^|/)(redis|valkey|keydb|redis-stack[^/]*|bitnami/redis[^/]*)$", re.I),
+    "kafka": re.compile(r"(^|/)(kafka|cp-kafka|cp-server|kafka-[^/]*broker|bitnami/kafka|redpanda|strimzi/kafka)$",
+                        re.I),
+    "zookeeper": re.compile(r"(^|/)(zookeeper|cp-zookeeper)$", re.I),
+    "mongodb": re.compile(r"(^|/)(mongo|mongodb|mongodb-community-server)$", re.I),
+    "elasticsearch": re.compile(r"(^|/)(elasticsearch|opensearch)$", re.I),
+    "clickhouse": re.compile(r"(^|/)(clickhouse-server|clickhouse)$", re.I),
+    "minio": re.compile(r"(^|/)(minio)$", re.I),
+    "rabbitmq": re.compile(r"(^|/)(rabbitmq)$", re.I),
+}
+
+
+def datastore_kind(image_repo: str | None) -> str | None:
+    if not image_repo:
+        return None
+    for kind, rx in DATASTORE_KINDS.items():
+        if rx.search(image_repo):
+            return kind
+    return None
+
+
+@dataclass
+class Datastore:
+    kind: str
+    workload: Workload
+    container: Any
+
+    @property
+    def ref(self) -> str:
+        return self.workload.ref
+
+
+def datastores(p: Project, *kinds: str, production: bool = True) -> list[Datastore]:
+    """Datastore servers the repository runs itself (Kubernetes workloads and Compose services; Compose files judged
+    to be local development environments are left out when ``production``)."""
+    out = []
+    for w in p.workloads:
+        if production and w.dev_only:
+            continue
+        if not w.long_running:
+            continue
+        for c in w.app_containers:
+            k = datastore_kind(c.image.repository if c.image else None)
+            if k and (not kinds or k in kinds):
+                out.append(Datastore(k, w, c))
+                break
+    return out
+
+
+def container_args(c) -> str:
+    """Command, args and environment of a container as one text, for flag searches."""
+    parts = list(c.command)
+    raw = c.raw if isinstance(c.raw, dict) else {}
+    cmd = raw.get("command")
+    if isinstance(cmd, str):
+        parts.append(cmd)
+    elif isinstance(cmd, list) and not c.command:
+        parts += [str(x) for x in cmd]
+    for e in c.env:
+        parts.append(f"{e.name}={e.value or ''}")
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=256)
+def rx(pattern: str, flags: int = re.I) -> re.Pattern:
+    return re.compile(pattern, flags)
+
+
+def search(p: Project, pattern: str, kinds: tuple[str, ...] | None, hints: tuple[str, ...]) -> list[Loc]:
+    return p.search_text(pattern, kinds=kinds, hints=hints)
+
+
+CONFIG_KINDS = ("k8s", "compose", "yaml", "helm-values", "text", "terraform", "json", "shell", "dockerfile",
+                "github-workflow", "gitlab-ci", "makefile", "jenkinsfile", "helm-template", "kustomization")
