@@ -199,3 +199,57 @@ def test_real_checklists_against_the_example_project(name: str, capsys, tmp_path
            [(r.item.line, r.item.text) for r in results]
     assert [(i.text, i.kind) for i in parse_checklist(annotated)] == [(i.text, i.kind) for i in parse_checklist(source)]
     assert _rendered_items(annotated) >= _rendered_items(source)
+
+
+GRAFANA_COMPOSE = """services:
+  api:
+    build: ./app
+  grafana:
+    image: grafana/grafana:11.2.0
+    environment:
+      GF_SECURITY_ADMIN_USER: admin
+      GF_SECURITY_ADMIN_PASSWORD: admin
+"""
+CLAIMS = """# Analytics platform
+
+## Security
+
+- ✅ Rate limiting and security headers
+- ✅ Production-grade security
+- ✅ Secure and compliant
+"""
+
+
+def test_ticks_that_lie_are_flagged(project: Path, capsys) -> None:
+    """The motivating case: rate limiting, security headers and "production-grade security" marked done while
+    Grafana runs with admin/admin."""
+    (project / "docker-compose.yml").write_text(GRAFANA_COMPOSE)
+    (project / "CLAIMS.md").write_text(CLAIMS)
+    data = _verify_json(project / "CLAIMS.md", project, capsys)
+    by_line = {i["line"]: i for i in data["items"]}
+    compound = by_line[5]
+    assert compound["claimed_but_failing"] and compound["state"] == "none"
+    assert {"security.rate-limiting", "security.security-headers"} <= {c["id"] for c in compound["controls"]}
+    area = by_line[6]  # names the area, no practice: judged by the area's critical and high controls
+    assert area["claimed_but_failing"]
+    assert "security.no-default-credentials" in [c["id"] for c in area["controls"]]
+    assert any(e["control_id"] == "security.no-default-credentials" and e["status"] == "fail"
+               and e["path"] == "docker-compose.yml" for e in area["evidence"])
+    assert by_line[7]["claimed_but_failing"]
+
+
+def test_targets_are_passed_to_the_probe(project: Path, capsys) -> None:
+    assert main(["checklist", "verify", str(project / "CHECKLIST.md"), "--project", str(project), "--targets",
+                 str(project / "missing.yaml")]) == 2
+    assert "targets file not found" in capsys.readouterr().err
+    targets = project / "targets.yaml"
+    targets.write_text("version: 1\ndefaults: {budget: 5, timeout: 1, burst: false, default_credentials: false}\n"
+                       "targets:\n  - name: api\n    url: http://127.0.0.1:9/\n    exposure: internal\n")
+    data = _verify_json_with(project, capsys, "--targets", str(targets))
+    assert all(i["status"] in STATUSES for i in data["items"])
+
+
+def _verify_json_with(project: Path, capsys, *extra: str) -> dict:
+    assert main(["checklist", "verify", str(project / "CHECKLIST.md"), "--project", str(project), "--format", "json",
+                 "--no-cache", *extra]) == 0
+    return json.loads(capsys.readouterr().out)

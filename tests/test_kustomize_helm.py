@@ -484,3 +484,17 @@ def test_malformed_kustomizations_never_crash(tmp_path: Path, text: str) -> None
         report["diagnostics"]
     assert "/etc/passwd" not in str(report) or any(d["kind"] == "kustomize-outside-root"
                                                    for d in report["diagnostics"])
+
+
+def test_waiver_without_the_overlay_covers_every_rendering(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(OVERLAYS, root)
+    (root / ".prodready").mkdir()
+    (root / ".prodready" / "waivers.yaml").write_text(
+        "waivers:\n  - control: security.image-tag-pinned\n    resource: Deployment/shop-staging/api container api\n"
+        "    reason: staging follows the latest build (PLAT-1)\n    expires: 2999-01-01\n")
+    report = scan(root, ScanOptions(use_cache=False))
+    pinned = result(report, "security.image-tag-pinned")
+    assert pinned["status"] == "pass" and len(pinned["waived"]) == 1
+    assert "(overlay deploy/overlays/staging)" in pinned["waived"][0]["resource"]
+    assert not [d for d in report["diagnostics"] if d["kind"] == "waiver-unmatched"]

@@ -29,6 +29,7 @@ from .model import (
     Stage,
     Step,
     Workload,
+    ns_key,
     parse_image,
 )
 from .parse import Parsed
@@ -137,8 +138,13 @@ def _k8s(p: Project, f: Parsed) -> None:
 def _k8s_object(p: Project, obj: dict, loc: Loc, rendered_by: str | None = None) -> None:
     meta = _m(obj.get("metadata"))
     kind = str(obj.get("kind"))
-    o = K8sObject(str(obj.get("apiVersion", "")), kind, str(meta.get("name", "?")),
-                  meta.get("namespace"), obj, loc, rendered_by)
+    name = meta.get("name") or (f"{meta['generateName']}*" if meta.get("generateName") else "?")
+    namespace = meta.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):  # malformed: keep the object, drop the value
+        p.diagnostics.append(Diagnostic("invalid-field", loc.path, loc.line,
+                                        f"{kind} metadata.namespace is not a string; treated as unset"))
+        namespace = None
+    o = K8sObject(str(obj.get("apiVersion", "")), kind, str(name), namespace, obj, loc, rendered_by)
     p.k8s_objects.append(o)
     if kind in WORKLOAD_KINDS:
         w = _k8s_workload(o)
@@ -493,11 +499,11 @@ def _ci_builds(step: Step) -> list[tuple[str, str]]:
 
 
 def _link_service_accounts(p: Project) -> None:
-    sas = {(o.namespace, o.name): o for o in p.objects("ServiceAccount")}
+    sas = {(ns_key(o.namespace), o.name): o for o in p.objects("ServiceAccount")}
     for w in p.workloads:
         if w.source != "k8s" or w.automount_token is not None:
             continue
-        sa = sas.get((w.namespace, w.service_account or "default"))
+        sa = sas.get((ns_key(w.namespace), str(w.service_account or "default")))
         if sa is not None and isinstance(sa.raw.get("automountServiceAccountToken"), bool):
             w.automount_token = sa.raw["automountServiceAccountToken"]
 

@@ -6,6 +6,7 @@ import datetime as dt
 import fnmatch
 import gc
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -381,10 +382,16 @@ def _match_waiver(waivers: list[Waiver], cid: str, o: Outcome, today: dt.date) -
             continue
         if w.path and not (o.loc and fnmatch.fnmatch(o.loc.path, w.path)):
             continue
-        if w.resource and not (o.resource and fnmatch.fnmatch(o.resource, w.resource)):
+        if w.resource and not (o.resource and (fnmatch.fnmatch(o.resource, w.resource) or fnmatch.fnmatch(
+                RENDERED_BY_RX.sub("", o.resource), w.resource))):
             continue
         return w
     return None
+
+
+# " (overlay deploy/k8s/overlays/prod)" in a resource ref (k8s_render): a waiver naming the resource without it
+# covers every rendering of that resource; one naming the overlay covers that overlay only
+RENDERED_BY_RX = re.compile(r" \((?:overlay|kustomization|helm chart|helm values) [^)]*\)")
 
 
 # --- score --------------------------------------------------------------------------------------

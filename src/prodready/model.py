@@ -252,6 +252,16 @@ class Workload:
 
 # --- Kubernetes objects -------------------------------------------------------------------------
 
+def ns_key(namespace: str | None) -> str | None:
+    """Namespaces as Kubernetes resolves them for manifests: unset means ``default``."""
+    return None if namespace in (None, "", "default") else namespace
+
+
+def _spec(raw: dict) -> dict:
+    spec = raw.get("spec") if isinstance(raw, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
 @dataclass
 class K8sObject:
     api_version: str
@@ -400,7 +410,8 @@ class Project:
 
     # ---- queries used by many controls (indexed: scans of big monorepos stay linear) ----
     def finalize(self) -> None:
-        """Build the lookup indexes once the model is complete."""
+        """Build the lookup indexes once the model is complete. Namespaces are compared through
+        :func:`ns_key` (unset and ``default`` are the same namespace)."""
         by_kind: dict[str, list[K8sObject]] = {}
         for o in self.k8s_objects:
             by_kind.setdefault(o.kind, []).append(o)
@@ -408,18 +419,18 @@ class Project:
         for w in self.workloads:
             if w.source == "k8s":
                 for k, v in w.pod_labels.items():
-                    pods.setdefault((w.namespace, k, v), []).append(w)
+                    pods.setdefault((ns_key(w.namespace), k, v), []).append(w)
         svc_by_pair: dict[tuple, list[K8sObject]] = {}
         for s in by_kind.get("Service", []):
-            sel = (s.raw.get("spec") or {}).get("selector")
+            sel = _spec(s.raw).get("selector")
             if isinstance(sel, dict) and sel:
                 k, v = next(iter(sel.items()))
-                svc_by_pair.setdefault((s.namespace, str(k), str(v)), []).append(s)
+                svc_by_pair.setdefault((ns_key(s.namespace), str(k), str(v)), []).append(s)
         hpa: dict[tuple, K8sObject] = {}
         for h in by_kind.get("HorizontalPodAutoscaler", []) + by_kind.get("ScaledObject", []):
-            ref = (h.raw.get("spec") or {}).get("scaleTargetRef") or {}
+            ref = _spec(h.raw).get("scaleTargetRef") or {}
             if isinstance(ref, dict):
-                hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), h.namespace, h.rendered_by), h)
+                hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), ns_key(h.namespace), h.rendered_by), h)
         units = {path.rsplit("/", 1)[0] if "/" in path else "" for path, k in self.files.items()
                  if k in ("dependency-manifest", "dockerfile")}
         self._index = {"kind": by_kind, "pods": pods, "svc": svc_by_pair, "hpa": hpa, "units": units}
@@ -452,15 +463,15 @@ class Project:
             return []
         items = [(str(k), str(v)) for k, v in match_labels.items()]
         k0, v0 = items[0]
-        return [w for w in self._idx()["pods"].get((namespace, k0, v0), ())
+        return [w for w in self._idx()["pods"].get((ns_key(namespace), k0, v0), ())
                 if all(w.pod_labels.get(k) == v for k, v in items[1:])]
 
     def services_selecting(self, w: Workload) -> list[K8sObject]:
         out = []
         svc = self._idx()["svc"]
         for k, v in w.pod_labels.items():
-            for s in svc.get((w.namespace, k, v), ()):
-                sel = (s.raw.get("spec") or {}).get("selector") or {}
+            for s in svc.get((ns_key(w.namespace), k, v), ()):
+                sel = _spec(s.raw).get("selector") or {}
                 same_render = s.rendered_by is None or w.rendered_by is None or s.rendered_by == w.rendered_by
                 if same_render and all(w.pod_labels.get(str(a)) == str(b) for a, b in sel.items()) and s not in out:
                     out.append(s)
@@ -468,7 +479,8 @@ class Project:
 
     def autoscaler_for(self, w: Workload) -> K8sObject | None:
         hpa = self._idx()["hpa"]  # an overlay's own autoscaler first, then one outside any rendering
-        return hpa.get((w.kind, w.name, w.namespace, w.rendered_by)) or hpa.get((w.kind, w.name, w.namespace, None))
+        ns = ns_key(w.namespace)
+        return hpa.get((w.kind, w.name, ns, w.rendered_by)) or hpa.get((w.kind, w.name, ns, None))
 
     def files_of(self, *kinds: str) -> list[str]:
         return [p for p, k in self.files.items() if k in kinds]

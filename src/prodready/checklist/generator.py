@@ -42,6 +42,14 @@ def _evidence(r: dict) -> list[str]:
     return out
 
 
+def _first_finding(r: dict) -> str:
+    """Where the control fails first (``path:line``), or its message."""
+    for e in r.get("evidence") or []:
+        if e.get("status") == "fail" and e.get("path"):
+            return f"`{e['path']}:{e['line']}`" if e.get("line") else f"`{e['path']}`"
+    return _esc(r.get("message") or "")
+
+
 def top_fixes(report: dict, n: int = TOP_FIXES) -> list[dict]:
     """Failing and unattested controls ordered by the points fixing each would gain."""
     todo = [r for r in report.get("results", []) if r.get("status") in ("fail", "needs_attestation")
@@ -66,15 +74,13 @@ def generate_markdown(report: dict, include_not_applicable: bool = False, today:
     ]
     fixes = top_fixes(report)
     if fixes:
-        out += ["## Top fixes", "", "Ordered by the points each fix gains.", "",
-                "| # | control | severity | status | points | what to do |", "|---|---|---|---|---|---|"]
+        out += ["## Top fixes", "",
+                "Ordered by the points each fix gains; `prodready controls explain ID` shows how to fix it.", "",
+                "| # | control | severity | status | points | goal | first finding |",
+                "|---|---|---|---|---|---|---|"]
         for i, r in enumerate(fixes, 1):
-            first = (r.get("remediation") or "").strip().splitlines()
-            todo = _esc(first[0] if first else r.get("message", ""))
-            if len(todo) > 140:
-                todo = todo[:137] + "…"
             out.append(f"| {i} | `{r['control_id']}` | {r['severity']} | {STATUS_TEXT[r['status']]} | "
-                       f"+{r.get('points_lost', 0):.1f} | {todo} |")
+                       f"+{r.get('points_lost', 0):.1f} | {_esc(r.get('title', ''))} | {_first_finding(r)} |")
         out.append("")
     cats = {c.get("id"): c for c in report.get("categories", [])}
     for cat, title in CATEGORIES.items():

@@ -236,7 +236,12 @@ def parse_checklist(text: str) -> list[Item]:
             i += 3
             continue
         elif t.type == "table_open":
-            table = {"header": None}
+            table = {"header": None, "lead_in": None}
+            if last_paragraph is not None and t.map and last_paragraph[1] >= t.map[0] - 1:
+                content = last_paragraph[0].strip()
+                if content.endswith(":") and len(content) < 200:
+                    table["lead_in"] = content.rstrip(":")
+            last_paragraph = None
         elif t.type == "table_close":
             table = None
         elif t.type == "tr_open" and table is not None:
@@ -256,8 +261,8 @@ def parse_checklist(text: str) -> list[Item]:
                 line = t.map[0] + 1
                 parent = next((f["item"].text for f in reversed(item_stack) if f["item"] is not None), None)
                 item = Item(line=line, text=row, kind="table-row", state="none",
-                            headings=[h for _, h in headings], parent=parent, table_header=table["header"],
-                            end_line=line)
+                            headings=[h for _, h in headings], parent=parent, lead_in=table["lead_in"],
+                            table_header=table["header"], end_line=line)
                 item.claimed = _has_done_mark(row)
                 items.append(item)
             i = j + 1

@@ -83,8 +83,10 @@ PHRASES: list[tuple[str, str]] = [
      " multizon "),
     (r"\bmulti[- ]?region\b|\bgeo[- ]?redundan\w*", " multiregion "),
     (r"\bcross[- ]region\b", " offsit multiregion "),
-    (r"\boff[- ]?site\b|\bsecondary region\b|\bseparate region\b|\banother region\b", " offsit "),
-    (r"\bup[- ]to[- ]date\b", " current "),
+    (r"\boff[- ]?site\b|\b(secondary|second|separate|another|other|different|remote) (region|site|location|"
+     r"data ?cent(er|re))\b", " offsit "),
+    (r"\bup[- ]to[- ]date\b|\bkept current\b|\bcurrent\b(?!\s+state)|\boutdated\b|\bstale\b|\bupdated\b|"
+     r"\brefreshed\b", " uptodat "),
     (r"\bstatic (assets|files|content)\b", " staticasset "),
     (r"\bslo\b|\bsla\b|\bslas\b|\bslos\b|\bsli\b|\bservice level\w*|\berror budgets?\b", " slo "),
     (r"\bgdpr\b|\bccpa\b|\bhipaa\b|\bdpia\b", " gdpr privaci "),

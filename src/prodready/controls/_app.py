@@ -26,17 +26,32 @@ def is_test(path: str) -> bool:
     return bool(TEST_PATH.search(path))
 
 
-def code(p: Project, *, tests: bool = False) -> Iterator[CodeFile]:
-    for cf in p.code:
-        if tests or not is_test(cf.path):
-            yield cf
+def code(p: Project, *, tests: bool = False) -> list[CodeFile]:
+    """Code files of the project, test code left out unless ``tests`` (computed once per project)."""
+    if tests:
+        return p.code
+    cached = getattr(p, "_app_nontest", None)
+    if cached is None or cached[0] != len(p.code):
+        cached = (len(p.code), [cf for cf in p.code if not is_test(cf.path)])
+        p._app_nontest = cached  # type: ignore[attr-defined]
+    return cached[1]
+
+
+@lru_cache(maxsize=256)
+def _modset(mods: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(mods)
 
 
 def imports_matching(cf: CodeFile, mods: tuple[str, ...]) -> tuple[str, int] | None:
     """The first import of ``cf`` that is one of ``mods`` or a submodule of one (``a.b``, ``@scope/x/y``)."""
+    ms = _modset(mods)
     for imp, line in cf.facts.imports.items():
-        for m in mods:
-            if imp == m or imp.startswith(m + ".") or imp.startswith(m + "/"):
+        if imp in ms:
+            return imp, line
+        i = len(imp)
+        while i > 0:  # a.b.c -> a.b -> a ; @scope/x/y -> @scope/x
+            i = max(imp.rfind(".", 0, i), imp.rfind("/", 0, i))
+            if i > 0 and imp[:i] in ms:
                 return imp, line
     return None
 
@@ -62,8 +77,16 @@ def service_groups(p: Project) -> dict[tuple[str, str], list[HttpApp]]:
 
 
 def unit_code(p: Project, unit: str) -> list[CodeFile]:
-    """Non-test code files of one build unit ("" = the repository root and everything outside units)."""
-    return [cf for cf in code(p) if p.unit_root(cf.path) == unit]
+    """Non-test code files of one build unit ("" = the repository root and everything outside units); the index is
+    built once per project, so per-service lookups stay linear on monorepos."""
+    idx = getattr(p, "_app_unit_index", None)
+    if idx is None or idx[0] != len(p.code):
+        by_unit: dict[str, list[CodeFile]] = {}
+        for cf in code(p):
+            by_unit.setdefault(p.unit_root(cf.path), []).append(cf)
+        idx = (len(p.code), by_unit)
+        p._app_unit_index = idx  # type: ignore[attr-defined]
+    return idx[1].get(unit, [])
 
 
 def route_function(p: Project, app: HttpApp, route: Route) -> Function | None:
@@ -79,6 +102,11 @@ def route_function(p: Project, app: HttpApp, route: Route) -> Function | None:
             if best is None or fn.line < best.line:
                 best = fn
     return best
+
+
+def code_by_path(p: Project) -> dict[str, CodeFile]:
+    """Code files by path (built once per project)."""
+    return _code_by_path(p)
 
 
 def _code_by_path(p: Project) -> dict[str, CodeFile]:

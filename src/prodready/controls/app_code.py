@@ -291,6 +291,9 @@ def outbound_timeouts(p):
         if "/test" in f"/{cf.path}" or cf.path.startswith("test"):
             continue
         if cf.language == "python":
+            if not cf.facts.imports_any("requests", "httpx", "aiohttp", "urllib3", "urllib", "psycopg", "psycopg2",
+                                        "redis"):
+                continue
             for c in cf.facts.calls:
                 loc = Loc(cf.path, c.line)
                 tail = c.name.rsplit(".", 1)[-1]

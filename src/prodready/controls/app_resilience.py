@@ -73,12 +73,15 @@ def retries_backoff(p):
     units = {p.unit_root(path) for _loc, path in out}
     mesh = [o for o in p.objects("VirtualService") if "retries" in str(o.raw.get("spec"))] + \
         [o for o in p.objects("ServiceProfile") if "isRetryable" in str(o.raw.get("spec"))]
+    first_by_unit: dict[str, Loc] = {}
+    for loc, path in out:
+        first_by_unit.setdefault(p.unit_root(path), loc)
     for unit in sorted(units):
         cfs = unit_code(p, unit)
         lib = next(((cf, h) for cf in cfs if (h := imports_matching(cf, RETRY_PY if cf.language == PY else RETRY_JS))),
                    None)
         name = unit or "."
-        first = next(loc for loc, path in out if p.unit_root(path) == unit)
+        first = first_by_unit[unit]
         if lib:
             yield passed(f"{name}: retries with {lib[1][0]}", Loc(lib[0].path, lib[1][1]), name)
         elif mesh:
@@ -141,11 +144,12 @@ SERVER_PY = re.compile(r"\b(uvicorn|gunicorn|hypercorn|daphne|granian|celery|dra
 )
 def graceful_shutdown(p):
     any_ = False
+    launchers = [(f, p.sources.get(f, "")[:2000]) for f, k in p.files.items() if k in ("procfile", "shell")]
     for d in p.dockerfiles:
         if is_test(d.path) or d.final is None:
             continue
         unit = d.directory
-        cfs = unit_code(p, unit) if unit else [cf for cf in code(p) if p.unit_root(cf.path) == ""]
+        cfs = unit_code(p, unit)
         if not cfs:
             continue
         cmd = " ".join(i.args for i in d.final.find("CMD") + d.final.find("ENTRYPOINT"))
@@ -176,8 +180,7 @@ def graceful_shutdown(p):
                              Loc(d.path, d.final.find("CMD")[-1].line if d.final.find("CMD") else d.final.line), name)
         elif py:
             any_ = True
-            text = cmd + " " + " ".join(p.sources.get(f, "")[:2000] for f in p.files
-                                        if f.startswith(unit) and p.files[f] in ("procfile", "shell"))
+            text = cmd + " " + " ".join(t for f, t in launchers if f.startswith(unit))
             server = SERVER_PY.search(text)
             if handler:
                 yield passed(f"{name}: SIGTERM handled", handler, name)
@@ -212,6 +215,16 @@ SETTINGS_JS = ("envalid", "@nestjs/config", "env-var", "znv", "@t3-oss/env-core"
 )
 def config_validation(p):
     judged = False
+    by_dir: dict[str, list] = {}
+    for w in p.workloads:
+        if w.source == "k8s":
+            for c in w.app_containers:
+                if c.dockerfile is not None and c.dockerfile.directory:
+                    by_dir.setdefault(c.dockerfile.directory, []).append((w, c))
+    cm_keys: dict[tuple, set[str]] = {}
+    for o in p.objects("ConfigMap") + p.objects("Secret"):
+        cm_keys[(o.namespace, o.name)] = {str(k) for k in (o.raw.get("data") or {})} | {
+            str(k) for k in (o.raw.get("stringData") or {})}
     for unit in sorted({p.unit_root(cf.path) for cf in code(p)}):
         cfs = unit_code(p, unit)
         reads = [(cf, e) for cf in cfs for e in cf.facts.env]
@@ -245,20 +258,14 @@ def config_validation(p):
                 yield passed(f"{name}: only tuning settings, with defaults ({e[0]})", Loc(cf.path, e[1]), name,
                              confidence="low")
         # the Kubernetes workloads running this unit's image must supply each required variable
-        for w in p.workloads:
-            if w.source != "k8s":
-                continue
-            for c in w.app_containers:
-                if c.dockerfile is None or c.dockerfile.directory != unit or not unit:
-                    continue
+        for w, c in by_dir.get(unit, []) if unit else []:
+            if True:
                 have = {ev.name for ev in c.env}
                 refs = [ref.split(":", 1)[1] for ref in c.env_from]
-                keys = set()
-                for o in p.objects("ConfigMap") + p.objects("Secret"):
-                    if o.name in refs and o.namespace == w.namespace:
-                        keys |= {str(k) for k in (o.raw.get("data") or {})} | {str(k) for k in
-                                                                                (o.raw.get("stringData") or {})}
-                opaque = any(r not in {o.name for o in p.objects("ConfigMap") + p.objects("Secret")} for r in refs)
+                keys: set[str] = set()
+                for r in refs:
+                    keys |= cm_keys.get((w.namespace, r), set())
+                opaque = any((w.namespace, r) not in cm_keys for r in refs)
                 missing = [v for v in required if v not in have and v not in keys]
                 if missing and not opaque:
                     yield failed(f"{w.ref} does not set {', '.join(missing)}, which {name} requires", c.loc, w.ref)
@@ -293,7 +300,8 @@ def api_versioning(p):
         prefixes = [c for cf in unit_code(p, unit) for c in cf.facts.calls
                     if c.name.rsplit(".", 1)[-1] in ("APIRouter", "include_router", "Blueprint", "register_blueprint",
                                                      "use", "setGlobalPrefix")
-                    and any(VERSION_RX.search(str(v[1])) for v in list(c.kwargs.values()) + c.args if v[0] == "lit")]
+                    and any(VERSION_RX.search(str(v[1])) for v in list(getattr(c, "kwargs", {}).values()) + c.args
+                            if v[0] == "lit")]
         versioned = [r for r in routes if VERSION_RX.search(r.path)]
         if nest_versioning or prefixes or len(versioned) == len(routes):
             where = versioned[0].loc if versioned else apps[0].loc

@@ -14,6 +14,7 @@ from ._app import (
     INFRA_ROUTE,
     PY,
     code,
+    code_by_path,
     import_hits,
     imports_matching,
     is_test,
@@ -109,7 +110,7 @@ def security_headers(p):
             continue
         mws = [m.name for m in app.middleware]
         if "django.middleware.security.SecurityMiddleware" in mws:
-            cf = next((c for c in p.code if c.path == app.path), None)
+            cf = code_by_path(p).get(app.path)
             names = {a.target: a for a in cf.facts.assigns} if cf else {}
             hsts = names.get("SECURE_HSTS_SECONDS")
             got = {"x-content-type-options"}
@@ -321,6 +322,7 @@ def authentication(p):
             yield passed(f"{name}: authentication applies to every route", glob, name)
             continue
         authed, open_ = [], []
+        by_path = {x.path: x for x in cfs}
         js_since: dict[str, tuple[dict, list]] = {}
         for app in apps:
             for r in app.routes:
@@ -333,14 +335,14 @@ def authentication(p):
                         recv = next((d.name.rsplit(".", 1)[0] for d in fn.decorators if d.line == r.loc.line), "")
                         ok = _fn_auth(fn, recv in routers)
                 elif fw == "django":
-                    c = next((c for c in next((x for x in cfs if x.path == r.loc.path), None).facts.calls
-                              if c.line == r.loc.line and len(c.args) > 1), None) if any(
-                        x.path == r.loc.path for x in cfs) else None
+                    ucf = by_path.get(r.loc.path)
+                    c = next((c for c in ucf.facts.calls if c.line == r.loc.line and len(c.args) > 1),
+                             None) if ucf is not None else None
                     if c is not None and c.args[1][0] in ("name", "call"):
                         view = str(c.args[1][1]).removesuffix(".as_view")
                         ok = _django_view_auth(p, all_py, view)
                 else:
-                    cf = next((x for x in cfs if x.path == r.loc.path), None)
+                    cf = by_path.get(r.loc.path)
                     if cf is not None:
                         if cf.path not in js_since:
                             js_since[cf.path] = _js_auth_lines(cf)
@@ -585,6 +587,10 @@ def input_validation(p):
         yield not_applicable("no HTTP application found in code")
         return
     judged = False
+    body_reads: dict[str, list[Loc]] = {}
+    for loc in p.search_text(r"\breq(uest)?\.body\b", kinds=("javascript", "typescript"), hints=(".body",)):
+        if not is_test(loc.path):
+            body_reads.setdefault(p.unit_root(loc.path), []).append(loc)
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
@@ -609,10 +615,7 @@ def input_validation(p):
                                 t not in ("Request", "Response", "Session", "BackgroundTasks"):
                             typed.append(f"{r.method} {r.path}: {pname}: {t}")
         if fw not in ("fastapi", "flask", "django"):
-            body = [loc for loc in p.search_text(r"\breq(uest)?\.body\b", kinds=("javascript", "typescript"),
-                                                 hints=(".body",))
-                    if p.unit_root(loc.path) == unit and not is_test(loc.path)]
-            raw.extend(body)
+            raw.extend(body_reads.get(unit, []))
         if not writes and not raw:
             continue
         judged = True
@@ -671,6 +674,7 @@ def metrics_not_public(p):
         yield not_applicable("no HTTP app serves metrics on its own port")
         return
     units = {p.unit_root(path) for _loc, path in exposed}
+    services = {(s.namespace, s.name): s for s in p.objects("Service")}
     hit = False
     for ing in p.objects("Ingress"):
         ann = (ing.raw.get("metadata") or {}).get("annotations") or {}
@@ -688,9 +692,7 @@ def metrics_not_public(p):
                     continue
                 svc = ((path.get("backend") or {}).get("service") or {}).get("name") or \
                     (path.get("backend") or {}).get("serviceName")
-                for s in p.objects("Service"):
-                    if s.name != svc or s.namespace != ing.namespace:
-                        continue
+                for s in [services[(ing.namespace, svc)]] if (ing.namespace, svc) in services else []:
                     sel = (s.raw.get("spec") or {}).get("selector")
                     for w in p.pods_matching(s.namespace, sel if isinstance(sel, dict) else None):
                         for c in w.app_containers:
@@ -743,6 +745,10 @@ def dependency_lockfiles(p):
     locks = {f for f, k in p.files.items() if k == "lockfile"}
     lock_names = {(_dir(f), f.rsplit("/", 1)[-1]) for f in locks}
     dockerdirs = {d.directory for d in p.dockerfiles}
+    req_dirs: dict[str, str] = {}
+    for f in p.files:
+        if re.search(r"(^|/)requirements[^/]*\.(txt|lock)$", f):
+            req_dirs.setdefault(_dir(f), f)
     any_ = False
     for path, kind in sorted(p.files.items()):
         if kind != "dependency-manifest" or is_test(path):
@@ -783,8 +789,7 @@ def dependency_lockfiles(p):
                 continue
             any_ = True
             found = next((f"{a}/{ln}".lstrip("/") for a in _ancestors(d) for ln in ("poetry.lock", "uv.lock", "pdm.lock")
-                          if (a, ln) in lock_names), None) or next(
-                (f for f in p.files if _dir(f) == d and re.search(r"requirements[^/]*\.(txt|lock)$", f)), None)
+                          if (a, ln) in lock_names), None) or req_dirs.get(d)
             if found:
                 yield passed(f"{path} locked by {found}", Loc(path, 1), path)
             else:

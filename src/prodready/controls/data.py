@@ -259,9 +259,10 @@ def retention_policies(p):
     if ch:
         ttl = search(r"\bTTL\b", ("sql", "python", "text"), ("TTL",))
         systems.append(("ClickHouse", ch[0].path, ch[0], bool(ttl)))
-    lifecycle = {str(r.body.get("bucket")) for r in tf_resources(p, "aws_s3_bucket_lifecycle_configuration")}
+    lifecycle = {n for r in tf_resources(p, "aws_s3_bucket_lifecycle_configuration")
+                 for n in re.findall(r"aws_s3_bucket\.([\w-]+)\.", str(r.body.get("bucket")))}
     for b in tf_resources(p, "aws_s3_bucket"):
-        ok = bool(b.body.get("lifecycle_rule")) or any(f"aws_s3_bucket.{b.name}." in x for x in lifecycle)
+        ok = bool(b.body.get("lifecycle_rule")) or b.name in lifecycle
         systems.append(("S3 bucket", b.ref, b.loc, ok))
     for b in tf_resources(p, "google_storage_bucket"):
         systems.append(("GCS bucket", b.ref, b.loc, bool(b.body.get("lifecycle_rule"))))
@@ -554,10 +555,11 @@ def lake_tables(p):
         yield (failed("compression disabled", where, cf.path, concept="data.storage_compression") if nocomp else
                passed("columnar compression (Parquet default or explicit codec)", where, cf.path,
                       confidence="medium", concept="data.storage_compression"))
-    versioned = {str(r.body.get("bucket")) for r in tf_resources(p, "aws_s3_bucket_versioning")
-                 if "Enabled" in json.dumps(r.body.get("versioning_configuration"), default=str)}
+    versioned = {n for r in tf_resources(p, "aws_s3_bucket_versioning")
+                 if "Enabled" in json.dumps(r.body.get("versioning_configuration"), default=str)
+                 for n in re.findall(r"aws_s3_bucket\.([\w-]+)\.", str(r.body.get("bucket")))}
     for b in buckets:
-        ok = any(f"{b.type}.{b.name}." in v for v in versioned) or "enabled\": true" in json.dumps(
+        ok = b.name in versioned or "enabled\": true" in json.dumps(
             b.body.get("versioning"), default=str).lower() or "Enabled" in json.dumps(b.body.get("versioning"),
                                                                                     default=str)
         if ok:

@@ -133,11 +133,12 @@ def encryption_at_rest(p):
         else:
             yield failed(f"{r.ref}: not encrypted at rest ({'.'.join(attr)} is {v!r})", r.loc, r.ref)
     buckets = tf_resources(p, "aws_s3_bucket")
-    sse = {str(tf_get(r.body, "bucket")) for r in tf_resources(p, "aws_s3_bucket_server_side_encryption_configuration")}
+    sse = {n for r in tf_resources(p, "aws_s3_bucket_server_side_encryption_configuration")
+           for n in re.findall(r"aws_s3_bucket\.([\w-]+)\.", str(tf_get(r.body, "bucket")))}
     for b in buckets:
         any_ = True
         inline = tf_get(b.body, "server_side_encryption_configuration")
-        if inline or any(f"aws_s3_bucket.{b.name}." in s for s in sse):
+        if inline or b.name in sse:
             yield passed(f"{b.ref}: server-side encryption configured", b.loc, b.ref)
         else:
             yield passed(f"{b.ref}: S3 default SSE-S3 encryption (no customer-managed key)", b.loc, b.ref,

@@ -452,6 +452,8 @@ CORR_PY = ("asgi_correlation_id", "starlette_context", "django_guid", "log_reque
 CORR_JS = ("express-request-id", "cls-rtracer", "pino-http", "correlation-id", "express-correlation-id",
            "@nestjs/cls", "nestjs-cls", "express-http-context", "@opentelemetry/instrumentation-pino",
            "@opentelemetry/instrumentation-winston", "hyperid")
+CORR_HINTS = ("equest-id", "equest-Id", "equest-ID", "EQUEST-ID", "equest_id", "EQUEST_ID", "equestId", "orrelation",
+              "ORRELATION", "traceparent", "trace_id", "traceId")
 CORR_RX = r"(x-request-id|x-correlation-id|request_id|requestId|correlation_?id|correlationId|traceparent|trace_id)"
 
 
@@ -475,6 +477,7 @@ def correlation_ids(p):
         yield not_applicable("no HTTP services in code")
         return
     proxy = [loc for loc in p.search_text(r"\$request_id", kinds=("nginx",), hints=("$request_id",))]
+    corr = re.compile(CORR_RX, re.I)
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
@@ -483,10 +486,15 @@ def correlation_ids(p):
         if lib:
             yield passed(f"{name}: request IDs via {lib[1][0]}", Loc(lib[0].path, lib[1][1]), name)
             continue
-        paths = {cf.path for cf in cfs}
-        refs = [loc for loc in p.search_text(CORR_RX, kinds=("python", "javascript", "typescript"),
-                                             hints=("equest", "orrelation", "trace", "REQUEST"))
-                if loc.path in paths]
+        refs = []
+        for cf in cfs:
+            text = p.sources.get(cf.path, "")
+            if not any(h in text for h in CORR_HINTS):
+                continue
+            m = corr.search(text)
+            if m:
+                refs.append(Loc(cf.path, text.count("\n", 0, m.start()) + 1))
+                break
         if refs:
             yield passed(f"{name}: handles a request/correlation ID", refs[0], name, confidence="medium")
         elif proxy:

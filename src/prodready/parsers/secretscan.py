@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import types
+from contextlib import contextmanager
 from functools import lru_cache
 
 from ..secrets import WEAK_VALUE_RX, mask_value
@@ -19,14 +22,46 @@ SKIP_TYPES = {"Base64 High Entropy String", "Hex High Entropy String", "Public I
 MAX_LINE = 2000
 
 
+class _InertMeta(type):
+    def __getattr__(cls, name: str) -> type:
+        return cls
+
+
+class _Inert(Exception, metaclass=_InertMeta):
+    """Stands for any attribute of the ``requests`` stand-in (``requests.Response``, ``requests.exceptions...``)."""
+
+
+@contextmanager
+def _without_requests():
+    """detect-secrets imports ``requests`` at module level only to *verify* secrets against live services, which
+    prodready never asks for (a scan makes no network call). Loading requests and its TLS stack is ~0.1 s, a
+    quarter of a small scan, in every worker process. While detect-secrets is imported, ``requests`` is an inert
+    stand-in; it is removed right after, so whoever imports ``requests`` (before or later) gets the real one."""
+    if "requests" in sys.modules:
+        yield
+        return
+    stub = types.ModuleType("requests", "inert stand-in used while detect-secrets is imported (no verification)")
+    stub.__getattr__ = lambda name: _Inert  # type: ignore[method-assign]
+    sys.modules["requests"] = stub
+    try:
+        yield
+    finally:
+        if sys.modules.get("requests") is stub:
+            del sys.modules["requests"]
+
+
 @lru_cache(maxsize=1)
 def _configured() -> bool:
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.settings import get_settings
+    with _without_requests():
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.core.scan import _process_line_based_plugins
+        from detect_secrets.settings import get_settings
 
-    plugins = [{"name": cls.__name__} for t, cls in get_mapping_from_secret_type_to_class().items()
-               if t not in SKIP_TYPES]
-    get_settings().configure_plugins(plugins)
+        plugins = [{"name": cls.__name__} for t, cls in get_mapping_from_secret_type_to_class().items()
+                   if t not in SKIP_TYPES]
+        get_settings().configure_plugins(plugins)
+        # plugins and filters load their modules on first use: use them once here, under the guard
+        list(_process_line_based_plugins([(1, "password = 'warm-up'")], "warm-up.py"))
     return True
 
 
@@ -36,8 +71,6 @@ def find_secrets(text: str, filename: str = "file.txt") -> list[tuple[int, str, 
     if not PREFILTER.search(text):
         return []
     _configured()
-    from detect_secrets.core.scan import _process_line_based_plugins
-
     candidates: list[tuple[int, str]] = []
     seen_lines: set[int] = set()
     for m in PREFILTER.finditer(text):
@@ -53,18 +86,17 @@ def find_secrets(text: str, filename: str = "file.txt") -> list[tuple[int, str, 
     found: dict[int, tuple[int, str, str]] = {}
     lines = dict(candidates)
     try:
-        hits = list(_process_line_based_plugins(candidates, filename))
+        hits = _detect(candidates, filename, text)
     except Exception:  # a detector bug must not stop the scan
         return []
-    for s in hits:
-        value = s.secret_value or ""
-        n = s.line_number
+    for n, stype, value in hits:
+        value = value or ""
         line = lines.get(n, "")
         if n in found or not value or _placeholder(value) or WEAK_VALUE_RX.match(value.strip("'\"")):
             continue
-        if s.type == "Secret Keyword" and (_names_a_reference(line) or not _credential_like(value)):
+        if stype == "Secret Keyword" and (_names_a_reference(line) or not _credential_like(value)):
             continue  # `secretKey: database-url` names a key; real values mix letters and digits
-        found[n] = (n, s.type, line.replace(value, mask_value(value)).strip()[:200])
+        found[n] = (n, stype, line.replace(value, mask_value(value)).strip()[:200])
     # detect-secrets' keyword list has no "token"; an assignment to a token-like name of a credential-like
     # literal is a secret too
     for n, line in candidates:
@@ -78,6 +110,45 @@ def find_secrets(text: str, filename: str = "file.txt") -> list[tuple[int, str, 
             continue
         found[n] = (n, "Secret Keyword", line.replace(value, mask_value(value)).strip()[:200])
     return sorted(found.values())
+
+
+_LINE_MEMO: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+_MEMO_MAX = 100_000
+
+
+def _detect(candidates: list[tuple[int, str]], filename: str, text: str) -> list[tuple[int, str, str | None]]:
+    """(line, type, value) of detect-secrets' findings on the candidate lines.
+
+    The same line recurs across the files of a repository (``- name: DB_PASSWORD``, ``secretKeyRef:``...), and
+    detect-secrets' verdict on a line depends only on the line and the file type (its keyword rules and its
+    comment syntax are chosen by file extension) — except through an allowlist pragma on the previous line.
+    So verdicts are memoised per (file type, line) and reused; files that mention ``allowlist`` are scanned
+    whole, as before."""
+    from detect_secrets.core.scan import _process_line_based_plugins
+    from detect_secrets.util.filetype import determine_file_type
+
+    if "allowlist" in text.lower():
+        return [(s.line_number, s.type, s.secret_value)
+                for s in _process_line_based_plugins(candidates, filename)]
+    ftype = determine_file_type(filename).name
+    out: list[tuple[int, str, str | None]] = []
+    todo = []
+    for n, line in candidates:
+        hit = _LINE_MEMO.get((ftype, line.rstrip()))
+        if hit is None:
+            todo.append((n, line))
+        else:
+            out += [(n, t, v) for t, v in hit]
+    if todo:
+        fresh: dict[int, list[tuple[str, str | None]]] = {n: [] for n, _ in todo}
+        for s in _process_line_based_plugins(todo, filename):
+            fresh.setdefault(s.line_number, []).append((s.type, s.secret_value))
+        if len(_LINE_MEMO) > _MEMO_MAX:
+            _LINE_MEMO.clear()
+        for n, line in todo:
+            _LINE_MEMO[(ftype, line.rstrip())] = fresh[n]
+            out += [(n, t, v) for t, v in fresh[n]]
+    return sorted(out, key=lambda x: x[0])
 
 
 KEYWORD_ASSIGN = re.compile(
