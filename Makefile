@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/prodready scan examples/shop
 
 test: $(VENV)/.installed-test
+	bash scripts/install-system-deps.sh
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 

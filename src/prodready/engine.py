@@ -255,10 +255,18 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
         else:
             outcomes = outcomes + [o for o in live_outcomes if o.status not in ("pass", "fail")]
         evidence, suppressed, waived = [], [], []
+        n_pass = 0
         for o in outcomes:
+            if o.status == "pass":
+                n_pass += 1
+                if n_pass > MAX_PASS_EVIDENCE:  # counted, not rendered: big trees have thousands
+                    continue
+                evidence.append(_evidence(project, o))
+                continue
             item = _evidence(project, o)
             if o.status == "fail" and o.loc is not None:
-                sup = next((s for s in project.parsed.get(o.loc.path, Parsed("", "")).suppressions
+                parsed = project.parsed.get(o.loc.path)
+                sup = next((s for s in (parsed.suppressions if parsed else ())
                             if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)), None)
                 if sup is not None:
                     used_supp.add((o.loc.path, sup.line))
@@ -292,16 +300,12 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
         else:
             relevant = [e for e in evidence if e["status"] == status]
             message = relevant[0]["message"] if relevant else "no evidence"
-        passing = [e for e in evidence if e["status"] == "pass"]
-        if len(passing) > MAX_PASS_EVIDENCE:
-            keep = {id(e) for e in passing[:MAX_PASS_EVIDENCE]}
-            evidence = [e for e in evidence if e["status"] != "pass" or id(e) in keep]
         results.append({
             "control_id": cid, "title": c.title, "category": c.category, "severity": severity,
             "status": status, "message": message, "weight": SEVERITIES[severity], "points_lost": 0.0,
             "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
             "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
-            "counts": {"fail": len(fails), "pass": len(passing)},
+            "counts": {"fail": len(fails), "pass": n_pass},
             "verdict_source": "live" if live_outcomes and static_evidence is not None and
                               any(o.status in ("pass", "fail") for o in live_outcomes) else "static",
             "static_evidence": static_evidence,

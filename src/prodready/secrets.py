@@ -35,7 +35,10 @@ def mask_value(value: str) -> str:
     return value[: min(3, len(value) // 4)] + "****"
 
 
-_QUICK = re.compile(r"(?i)(pass|secret|token|key|credential|auth|AKIA|gh[pousr]_|github_pat|xox|sk_|eyJ|PRIVATE|://)")
+# only text that could hold a secret goes through the full masking: a secret-like name followed by an
+# assignment, a known token prefix, or credentials in a URL
+_QUICK = re.compile(r"(?i)((pass|secret|token|key|credential|auth)[\w.\-]*[\"']?\s*[:=]|AKIA|gh[pousr]_|github_pat|xox|"
+                    r"sk_(live|test)|eyJ|PRIVATE KEY|://[^/\s:@]+:[^/\s@]+@)")
 
 
 def mask_secrets(text: str | None) -> str | None:
