@@ -294,13 +294,17 @@ def test_controls_judge_each_overlay_as_rendered() -> None:
                for e in live["evidence"])
 
 
-def test_example_project_is_evaluated_through_its_staging_overlay() -> None:
+def test_example_project_is_evaluated_through_each_overlay() -> None:
     root = Path(__file__).resolve().parents[1] / "examples" / "shop"
     p = load(root)
-    api = workload(p, "Deployment/shop/shop-api (overlay deploy/k8s/overlays/staging)")
-    assert p.autoscaler_for(api).raw["spec"]["maxReplicas"] == 4  # the overlay's JSON patch
+    staging = workload(p, "Deployment/shop/shop-api (overlay deploy/k8s/overlays/staging)")
+    production = workload(p, "Deployment/shop/shop-api (overlay deploy/k8s/overlays/production)")
+    assert p.autoscaler_for(staging).raw["spec"]["maxReplicas"] == 4  # the staging overlay's JSON patch
+    assert p.autoscaler_for(production).raw["spec"]["maxReplicas"] == 10  # the base, untouched
     ing = obj(p, "Ingress/shop/shop-api (overlay deploy/k8s/overlays/staging)")
     assert ing.raw["spec"]["rules"][0]["host"] == "api.staging.shop.acme.example"
+    assert production.raw["metadata"]["labels"]["environment"] == "production"  # overlay labels (metadata only)
+    # the base is evaluated only as rendered by its overlays, never on its own
     assert not [w for w in p.workloads if w.source == "k8s" and w.loc.path.startswith("deploy/k8s/")
                 and w.rendered_by is None]
 

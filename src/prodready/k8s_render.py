@@ -29,8 +29,6 @@ import os
 import posixpath
 import re
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1254,6 +1252,9 @@ def _missing_dependencies(root: str, cdir: str, chart: dict) -> list[str]:
 
 
 def _helm_template(helm: str, root: str, cdir: str, sources: dict[str, str]) -> tuple[list[Rendered], str | None]:
+    import subprocess  # only when helm is on PATH: kept off every scan's start-up
+    import tempfile
+
     chart_abs = os.path.join(root, cdir) if cdir else root
     with tempfile.TemporaryDirectory(prefix="prodready-helm-") as home:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "KUBECONFIG": os.devnull,

@@ -8,7 +8,7 @@ image="ghcr.io/acme/shop-api:${version}"
 
 case "$env" in
   staging) kustomize_dir="deploy/k8s/overlays/staging" ;;
-  production) kustomize_dir="deploy/k8s" ;;
+  production) kustomize_dir="deploy/k8s/overlays/production" ;;
   *) echo "unknown environment: $env" >&2; exit 2 ;;
 esac
 
