@@ -15,7 +15,7 @@ from typing import Any
 from .parsers import jsfacts, pyfacts
 from .parsers.yamlsafe import YamlError, load_all
 
-PARSER_VERSION = "4"  # bump when parsed data changes shape: invalidates the parse cache
+PARSER_VERSION = "5"  # bump when parsed data changes shape: invalidates the parse cache
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 YAML_KINDS = {"yaml", "compose", "github-workflow", "gitlab-ci", "kustomization", "helm-chart", "dependabot",

@@ -37,23 +37,29 @@ def code(p: Project, *, tests: bool = False) -> list[CodeFile]:
     return cached[1]
 
 
-@lru_cache(maxsize=256)
-def _modset(mods: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(mods)
+def _prefixes(cf: CodeFile) -> dict[str, tuple[str, int]]:
+    """Every import of ``cf`` and each of its parent modules (``a.b.c`` → ``a.b``, ``a``; ``@s/x/y`` → ``@s/x``),
+    mapped to the first import (in file order) under it; computed once per file."""
+    cached = getattr(cf, "_import_prefixes", None)
+    if cached is not None:
+        return cached
+    out: dict[str, tuple[str, int]] = {}
+    for imp, line in sorted(cf.facts.imports.items(), key=lambda kv: kv[1]):
+        out.setdefault(imp, (imp, line))
+        i = len(imp)
+        while i > 0:
+            i = max(imp.rfind(".", 0, i), imp.rfind("/", 0, i))
+            if i > 0:
+                out.setdefault(imp[:i], (imp, line))
+    cf._import_prefixes = out  # type: ignore[attr-defined]
+    return out
 
 
 def imports_matching(cf: CodeFile, mods: tuple[str, ...]) -> tuple[str, int] | None:
     """The first import of ``cf`` that is one of ``mods`` or a submodule of one (``a.b``, ``@scope/x/y``)."""
-    ms = _modset(mods)
-    for imp, line in cf.facts.imports.items():
-        if imp in ms:
-            return imp, line
-        i = len(imp)
-        while i > 0:  # a.b.c -> a.b -> a ; @scope/x/y -> @scope/x
-            i = max(imp.rfind(".", 0, i), imp.rfind("/", 0, i))
-            if i > 0 and imp[:i] in ms:
-                return imp, line
-    return None
+    pre = _prefixes(cf)
+    hits = [pre[m] for m in mods if m in pre]
+    return min(hits, key=lambda h: h[1]) if hits else None
 
 
 def import_hits(p: Project, py: tuple[str, ...], js: tuple[str, ...], *, tests: bool = False

@@ -14,9 +14,15 @@ from functools import lru_cache
 
 from ..secrets import WEAK_VALUE_RX, mask_value
 
+# A line is a candidate only if a secret-like name is assigned a literal value (not a reference such as
+# `${X}`, `{{ }}`, `$(...)`, a mapping or list) or it carries a known credential format. Most lines that merely
+# mention "password" (`- name: DB_PASSWORD`, `secretKeyRef:`) never reach the detectors.
 PREFILTER = re.compile(
-    r"(?i)(pass(word|wd)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_ -]key|credential|auth|"
-    r"AKIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk_live|sk-[a-z0-9]|eyJ[a-z0-9_-]{10}|-----BEGIN|://[^/\s:@]+:[^/\s@]+@)"
+    r"(?i)(?:(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_ -]?key|credential|"
+    r"auth|accountkey|sharedaccesskey)[\w.\-]*[\"']?\s*(?::|=>|=)\s*[\"']?(?![\s\"'{$\[<(]|$)"
+    r"|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk_live|sk_test|rk_live|sk-[a-z0-9]{16}|npm_[a-z0-9]{30}"
+    r"|eyJ[a-z0-9_-]{10}|-----BEGIN|AIza[0-9a-z_-]{30}|SG\.[\w-]{20}|\bSK[0-9a-f]{32}|[0-9a-f]{32}-us\d"
+    r"|hooks\.slack\.com/services/|://[^/\s:@]+:[^/\s@]+@)"
 )
 SKIP_TYPES = {"Base64 High Entropy String", "Hex High Entropy String", "Public IP (ipv4)"}
 MAX_LINE = 2000
