@@ -9,11 +9,10 @@ Only the terminal renderer uses ``color``; the others accept and ignore it.
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
-
-from prodready.report import junit, markdown, sarif, terminal
 
 __all__ = ["RENDERERS", "Renderer", "render", "render_json", "formats"]
 
@@ -27,13 +26,26 @@ def render_json(report: Mapping[str, Any], *, color: bool = False) -> str:
     return json.dumps(report, indent=2, sort_keys=False) + "\n"
 
 
-RENDERERS: dict[str, Renderer] = {
-    "terminal": terminal.render,
-    "json": render_json,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "markdown": markdown.render,
-}
+class _LazyRenderers(Mapping[str, Renderer]):
+    """Format name -> renderer, importing a renderer's module (and rich, for the terminal) only when that
+    format is asked for: a `--format json` run in CI pays for no terminal machinery."""
+
+    _MODULES = {"terminal": "terminal", "json": None, "sarif": "sarif", "junit": "junit", "markdown": "markdown"}
+
+    def __getitem__(self, fmt: str) -> Renderer:
+        module = self._MODULES[fmt]
+        if module is None:
+            return render_json
+        return importlib.import_module(f"{__name__}.{module}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._MODULES)
+
+    def __len__(self) -> int:
+        return len(self._MODULES)
+
+
+RENDERERS: Mapping[str, Renderer] = _LazyRenderers()
 
 
 def formats() -> list[str]:
