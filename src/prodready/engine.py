@@ -221,6 +221,130 @@ def _suppression_applies(project: Project, sup, loc) -> bool:
     return True
 
 
+def _control_result(project: Project, cid: str, c: Control, cfg: Config, waivers: list[Waiver], today: dt.date,
+                    live: dict[str, list[Outcome]] | None) -> tuple[dict, set[tuple[str, int]], dict[int, int]]:
+    """One control's result, the suppressions it used and how often it used each waiver (by index)."""
+    used_supp: set[tuple[str, int]] = set()
+    uses: dict[int, int] = {}
+    severity = cfg.severity.get(cid, c.severity)
+    outcomes, error = _run_control(c, project)
+    live_outcomes = (live or {}).get(cid, [])
+    static_evidence = []
+    if live_outcomes and any(o.status in ("pass", "fail") for o in live_outcomes):
+        # the live verdict decides; static findings are shown as context, not counted
+        static_evidence = [{**_evidence(project, o), "counted": False} for o in outcomes
+                           if o.status in ("pass", "fail")]
+        outcomes = live_outcomes
+    else:
+        outcomes = outcomes + [o for o in live_outcomes if o.status not in ("pass", "fail")]
+    evidence, suppressed, waived = [], [], []
+    n_pass = 0
+    for o in outcomes:
+        if o.status == "pass":
+            n_pass += 1
+            if n_pass > MAX_PASS_EVIDENCE:  # counted, not rendered: big trees have thousands
+                continue
+            evidence.append(_evidence(project, o))
+            continue
+        item = _evidence(project, o)
+        if o.status == "fail" and o.loc is not None:
+            parsed = project.parsed.get(o.loc.path)
+            sup = next((s for s in (parsed.suppressions if parsed else ())
+                        if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)), None)
+            if sup is not None:
+                used_supp.add((o.loc.path, sup.line))
+                suppressed.append({**item, "reason": sup.reason, "suppression_line": sup.line})
+                continue
+        if o.status == "fail":
+            w = _match_waiver(waivers, cid, o, today)
+            if w is not None:
+                w.used += 1
+                waived.append({**item, "reason": w.reason, "expires": w.expires.isoformat()})
+                continue
+        evidence.append(item)
+    statuses = {e["status"] for e in evidence}
+    if error:
+        status = "error"
+    elif "fail" in statuses:
+        status = "fail"
+    elif "pass" in statuses or suppressed or waived:
+        status = "pass"
+    elif "needs_attestation" in statuses:
+        status = "needs_attestation"
+    else:
+        status = "not_applicable"
+    fails = [e for e in evidence if e["status"] == "fail"]
+    if error:
+        message = error
+    elif status == "fail":
+        message = fails[0]["message"] if len(fails) == 1 else f"{len(fails)} findings: {fails[0]['message']}"
+    elif status == "pass" and (suppressed or waived) and not any(e["status"] == "pass" for e in evidence):
+        message = f"passes only through {len(suppressed)} suppression(s) and {len(waived)} waiver(s)"
+    else:
+        relevant = [e for e in evidence if e["status"] == status]
+        message = relevant[0]["message"] if relevant else "no evidence"
+    return {
+        "control_id": cid, "title": c.title, "category": c.category, "severity": severity,
+        "status": status, "message": message, "weight": SEVERITIES[severity], "points_lost": 0.0,
+        "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
+        "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
+        "counts": {"fail": len(fails), "pass": n_pass},
+        "verdict_source": "live" if live_outcomes and static_evidence is not None and
+                          any(o.status in ("pass", "fail") for o in live_outcomes) else "static",
+        "static_evidence": static_evidence,
+    }, used_supp, uses
+
+
+PARALLEL_EVAL_MIN_FILES = 2000  # below this, forking costs more than it saves
+
+
+def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Config, waivers: list[Waiver],
+                  today: dt.date, live: dict[str, list[Outcome]] | None) -> list:
+    """Results of the active controls, in order. On big trees half of the controls run in a forked child (the
+    model is shared copy-on-write, only the finished result dicts come back), so evaluation uses both cores."""
+    def run(items):
+        return [_control_result(project, cid, c, cfg, waivers, today, live) for cid, c in items]
+
+    if len(project.files) < PARALLEL_EVAL_MIN_FILES or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return run(active)
+    import pickle
+    import tempfile
+
+    theirs, mine = active[1::2], active[0::2]  # interleaved: costly controls spread over both halves
+    fd, path = tempfile.mkstemp(prefix="prodready-eval-", suffix=".pickle")
+    os.close(fd)
+    try:
+        pid = os.fork()
+        if pid == 0:  # child: evaluate its half, write the results, leave without parent cleanup
+            code = 1
+            try:
+                with open(path, "wb") as fh:
+                    pickle.dump(run(theirs), fh, protocol=5)
+                code = 0
+            finally:
+                os._exit(code)
+        my_results = run(mine)
+        _, status = os.waitpid(pid, 0)
+        their_results = None
+        if status == 0:
+            try:
+                with open(path, "rb") as fh:
+                    their_results = pickle.load(fh)  # written by our own child just now
+            except (OSError, EOFError, pickle.UnpicklingError):
+                their_results = None
+        if their_results is None or len(their_results) != len(theirs):
+            their_results = run(theirs)  # the child failed: do its share here
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    merged = []
+    for i in range(len(active)):
+        merged.append(my_results[i // 2] if i % 2 == 0 else their_results[i // 2])
+    return merged
+
+
 def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],
              today: dt.date, waivers_file: str | None = None, waivers_disabled: bool = False,
              live: dict[str, list[Outcome]] | None = None, attestations=None) -> dict[str, Any]:
@@ -239,77 +363,14 @@ def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waiver
             for cid in s.controls:
                 if cid not in controls:
                     diagnostics.append(Diagnostic("suppression-invalid", rel, s.line, f"unknown control id {cid!r}"))
+    active = [(cid, c) for cid, c in sorted(controls.items())
+              if not (cid in cfg.disable or (c.optional and cid not in cfg.enable and "all" not in cfg.enable))]
     results = []
-    for cid, c in sorted(controls.items()):
-        if cid in cfg.disable or (c.optional and cid not in cfg.enable and "all" not in cfg.enable):
-            continue
-        severity = cfg.severity.get(cid, c.severity)
-        outcomes, error = _run_control(c, project)
-        live_outcomes = (live or {}).get(cid, [])
-        static_evidence = []
-        if live_outcomes and any(o.status in ("pass", "fail") for o in live_outcomes):
-            # the live verdict decides; static findings are shown as context, not counted
-            static_evidence = [{**_evidence(project, o), "counted": False} for o in outcomes
-                               if o.status in ("pass", "fail")]
-            outcomes = live_outcomes
-        else:
-            outcomes = outcomes + [o for o in live_outcomes if o.status not in ("pass", "fail")]
-        evidence, suppressed, waived = [], [], []
-        n_pass = 0
-        for o in outcomes:
-            if o.status == "pass":
-                n_pass += 1
-                if n_pass > MAX_PASS_EVIDENCE:  # counted, not rendered: big trees have thousands
-                    continue
-                evidence.append(_evidence(project, o))
-                continue
-            item = _evidence(project, o)
-            if o.status == "fail" and o.loc is not None:
-                parsed = project.parsed.get(o.loc.path)
-                sup = next((s for s in (parsed.suppressions if parsed else ())
-                            if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)), None)
-                if sup is not None:
-                    used_supp.add((o.loc.path, sup.line))
-                    suppressed.append({**item, "reason": sup.reason, "suppression_line": sup.line})
-                    continue
-            if o.status == "fail":
-                w = _match_waiver(waivers, cid, o, today)
-                if w is not None:
-                    w.used += 1
-                    waived.append({**item, "reason": w.reason, "expires": w.expires.isoformat()})
-                    continue
-            evidence.append(item)
-        statuses = {e["status"] for e in evidence}
-        if error:
-            status = "error"
-        elif "fail" in statuses:
-            status = "fail"
-        elif "pass" in statuses or suppressed or waived:
-            status = "pass"
-        elif "needs_attestation" in statuses:
-            status = "needs_attestation"
-        else:
-            status = "not_applicable"
-        fails = [e for e in evidence if e["status"] == "fail"]
-        if error:
-            message = error
-        elif status == "fail":
-            message = fails[0]["message"] if len(fails) == 1 else f"{len(fails)} findings: {fails[0]['message']}"
-        elif status == "pass" and (suppressed or waived) and not any(e["status"] == "pass" for e in evidence):
-            message = f"passes only through {len(suppressed)} suppression(s) and {len(waived)} waiver(s)"
-        else:
-            relevant = [e for e in evidence if e["status"] == status]
-            message = relevant[0]["message"] if relevant else "no evidence"
-        results.append({
-            "control_id": cid, "title": c.title, "category": c.category, "severity": severity,
-            "status": status, "message": message, "weight": SEVERITIES[severity], "points_lost": 0.0,
-            "verifiability": c.verifiability, "rationale": c.rationale, "remediation": c.remediation,
-            "references": c.references, "evidence": _order(evidence), "suppressed": suppressed, "waived": waived,
-            "counts": {"fail": len(fails), "pass": n_pass},
-            "verdict_source": "live" if live_outcomes and static_evidence is not None and
-                              any(o.status in ("pass", "fail") for o in live_outcomes) else "static",
-            "static_evidence": static_evidence,
-        })
+    for result, supp, uses in _evaluate_all(project, active, cfg, waivers, today, live):
+        results.append(result)
+        used_supp |= supp
+        for i, n in uses.items():
+            waivers[i].used += n
     for rel, parsed in project.parsed.items():
         for s in parsed.suppressions:
             if s.reason and (rel, s.line) not in used_supp and all(cid in controls for cid in s.controls):

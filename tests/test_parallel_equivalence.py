@@ -1,0 +1,56 @@
+"""Big trees are parsed in worker processes and half of the controls run in a forked child; the report must be
+exactly what a single process computes, waivers and suppressions included."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from prodready import engine
+from prodready.engine import ScanOptions, scan
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "scan_speed.py"
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    spec = importlib.util.spec_from_file_location("scan_speed", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    root = tmp_path_factory.mktemp("big")
+    mod.generate(root, 900)
+    (root / ".prodready").mkdir()
+    (root / ".prodready" / "waivers.yaml").write_text(
+        "waivers:\n  - control: security.image-tag-pinned\n    path: team1*/**\n"
+        "    reason: migration to pinned tags in progress\n    expires: 2099-01-01\n")
+    worker = next(root.glob("team*/svc*/deploy.yaml"))
+    worker.write_text(worker.read_text().replace(
+        "        - name: app\n",
+        "        # prodready: ignore reliability.liveness-probe -- probed by the mesh sidecar\n        - name: app\n", 1))
+    return root
+
+
+def _strip(report: dict) -> list:
+    return [(r["control_id"], r["status"], r["message"], r["counts"] if "counts" in r else None,
+             [(e["path"], e["line"], e["status"], e["message"]) for e in r["evidence"]],
+             len(r["suppressed"]), len(r["waived"])) for r in report["results"]]
+
+
+def test_parallel_parse_and_evaluation_equal_sequential(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(engine, "PARALLEL_EVAL_MIN_FILES", 10**9)
+    sequential = scan(tree, ScanOptions(use_cache=False))
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(engine, "PARALLEL_EVAL_MIN_FILES", 1)
+    parallel = scan(tree, ScanOptions(use_cache=False))
+    assert sequential["files"]["total"] == parallel["files"]["total"] > 800
+    assert _strip(sequential) == _strip(parallel)
+    assert sequential["score"] == parallel["score"]
+    kinds = lambda r: sorted((d["kind"], d["path"], d["line"]) for d in r["diagnostics"])  # noqa: E731
+    assert kinds(sequential) == kinds(parallel)
+    # the waiver and the suppression were really used (not reported as unmatched/unused) in both runs
+    for r in (sequential, parallel):
+        assert not [d for d in r["diagnostics"] if d["kind"] in ("waiver-unmatched", "suppression-unused")]
+        assert next(x for x in r["results"] if x["control_id"] == "security.image-tag-pinned")["waived"]
