@@ -7,6 +7,7 @@ import fnmatch
 import gc
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,8 +130,12 @@ def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
 
     size = max(32, len(jobs) // (workers * 8))
     chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    # fork is cheapest, but the Dockerfile parser is a Go library whose runtime (threads included) does not
+    # survive fork: once it is loaded in this process (an earlier scan in the same process), workers come
+    # from a fresh fork server instead
+    method = "forkserver" if "dockerfile" in sys.modules else "fork"
     try:
-        ctx = mp.get_context("fork")
+        ctx = mp.get_context(method)
     except ValueError:  # platforms without fork
         ctx = mp.get_context()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
