@@ -134,6 +134,23 @@ def doc_matching(p: Project, name_rx: str, heading_rx: str, min_words: int = 40)
     return out
 
 
+def per_dockerfile(p: Project, findings, ok: str):
+    """The shared shape of Dockerfile controls: every failing outcome ``findings(dockerfile)`` yields, or one
+    pass saying ``ok`` for a Dockerfile with none; not applicable when the project has no Dockerfile."""
+    from .base import not_applicable, passed
+
+    if not p.dockerfiles:
+        yield not_applicable("no Dockerfiles")
+        return
+    for d in p.dockerfiles:
+        bad = False
+        for outcome in findings(d):
+            bad = True
+            yield outcome
+        if not bad:
+            yield passed(ok, Loc(d.path, None), d.path)
+
+
 def strings_in(obj, limit: int = 100_000) -> str:
     """Every string (keys and values) inside a parsed document, one per line — for term searches."""
     out: list[str] = []

@@ -7,7 +7,7 @@ import re
 
 from ..model import Loc
 from ._dockershell import has_opt, opt_values
-from ._util import containers, cref
+from ._util import containers, cref, per_dockerfile
 from .base import control, failed, not_applicable, passed
 
 SECRET_ARG_RX = re.compile(
@@ -350,15 +350,10 @@ PIPE_SHELL_RX = re.compile(r"\b(curl|wget)\b[^|;&\n]*\|\s*(sudo(\s+-\S+)*\s+)?"
     references=["CIS Docker Benchmark 4.9", "SLSA build integrity"],
 )
 def no_curl_pipe_shell(p):
-    if not p.dockerfiles:
-        yield not_applicable("no Dockerfiles")
-        return
-    for d in p.dockerfiles:
-        hit = False
+    def findings(d):
         for s in d.stages:
             for i in s.instructions:
                 if i.cmd == "RUN" and PIPE_SHELL_RX.search(i.args):
-                    hit = True
                     yield failed("downloads a script and pipes it into a shell", Loc(d.path, i.line), d.path)
-        if not hit:
-            yield passed("no piped installers", Loc(d.path, None), d.path)
+
+    return per_dockerfile(p, findings, "no piped installers")

@@ -33,7 +33,7 @@ from ._dockershell import (
     variables,
     written,
 )
-from ._util import containers
+from ._util import containers, per_dockerfile
 from .base import Outcome, control, failed, not_applicable, passed
 
 # --- recognising package-manager calls ---------------------------------------------------------------
@@ -644,22 +644,16 @@ def _signature_problems(run: Run) -> Iterator[str]:
     phrases=["package signatures verified", "gpg check enabled", "no --allow-unauthenticated"],
 )
 def package_signatures_verified(p: Project) -> Iterator[Outcome]:
-    if not p.dockerfiles:
-        yield not_applicable("no Dockerfiles")
-        return
-    for d in p.dockerfiles:
-        bad = False
+    def findings(d: Dockerfile) -> Iterator[Outcome]:
         for run in facts(d).runs:
             for why in dict.fromkeys(_signature_problems(run)):
-                bad = True
                 yield failed(why, Loc(d.path, run.ins.line), d.path)
         for ins, name, value in _env_and_args(d):
             if name in SIG_ENV and SIG_ENV[name](value):
-                bad = True
                 yield failed(f"{ins.cmd} {name}={value} turns off Go module checksum verification",
                              Loc(d.path, ins.line), d.path)
-        if not bad:
-            yield passed("package signature checks stay on", Loc(d.path, None), d.path)
+
+    return per_dockerfile(p, findings, "package signature checks stay on")
 
 
 def _env_and_args(d: Dockerfile) -> Iterator[tuple[Instruction, str, str]]:
@@ -836,22 +830,16 @@ def _tls_problems(run: Run) -> Iterator[str]:
     phrases=["no curl -k", "TLS verification enabled", "do not disable certificate validation"],
 )
 def tls_verification(p: Project) -> Iterator[Outcome]:
-    if not p.dockerfiles:
-        yield not_applicable("no Dockerfiles")
-        return
-    for d in p.dockerfiles:
-        bad = False
+    def findings(d: Dockerfile) -> Iterator[Outcome]:
         for run in facts(d).runs:
             for why in dict.fromkeys(_tls_problems(run)):
-                bad = True
                 yield failed(why, Loc(d.path, run.ins.line), d.path)
         for ins, name, value in _env_and_args(d):
             why = _tls_env(name, value)
             if why:
-                bad = True
                 yield failed(f"{ins.cmd} {why}", Loc(d.path, ins.line), d.path)
-        if not bad:
-            yield passed("no TLS verification switched off", Loc(d.path, None), d.path)
+
+    return per_dockerfile(p, findings, "no TLS verification switched off")
 
 
 # --- 6. sudo, pipefail --------------------------------------------------------------------------------------
@@ -869,19 +857,14 @@ def tls_verification(p: Project) -> Iterator[Outcome]:
     phrases=["no sudo in containers", "avoid sudo in Dockerfile"],
 )
 def no_sudo(p: Project) -> Iterator[Outcome]:
-    if not p.dockerfiles:
-        yield not_applicable("no Dockerfiles")
-        return
-    for d in p.dockerfiles:
-        bad = False
+    def findings(d: Dockerfile) -> Iterator[Outcome]:
         for run in facts(d).runs:
             hits = [c for c in run.cmds if "sudo" in c.wrappers or c.name == "sudo"]
             if hits:
-                bad = True
                 what = " ".join(["sudo"] + hits[0].argv[:3]) if hits[0].name != "sudo" else "sudo"
                 yield failed(f"RUN uses sudo ({what})", Loc(d.path, run.ins.line), d.path)
-        if not bad:
-            yield passed("no sudo in RUN", Loc(d.path, None), d.path)
+
+    return per_dockerfile(p, findings, "no sudo in RUN")
 
 
 @control(
@@ -897,21 +880,16 @@ def no_sudo(p: Project) -> Iterator[Outcome]:
     phrases=["set -o pipefail", "pipefail in Dockerfile"],
 )
 def pipefail(p: Project) -> Iterator[Outcome]:
-    if not p.dockerfiles:
-        yield not_applicable("no Dockerfiles")
-        return
-    for d in p.dockerfiles:
-        bad = False
+    def findings(d: Dockerfile) -> Iterator[Outcome]:
         for run in facts(d).runs:
             if run.unsafe_pipes:
-                bad = True
                 first = run.unsafe_pipes[0]
                 shell = run.shell[0] if run.shell else "/bin/sh"
                 yield failed(f"pipeline starting with `{' '.join(first.argv[:3])}` runs in {shell} without "
                              "pipefail: a failure before the last command is ignored",
                              Loc(d.path, run.ins.line), d.path)
-        if not bad:
-            yield passed("pipelines run with pipefail (or there are none)", Loc(d.path, None), d.path)
+
+    return per_dockerfile(p, findings, "pipelines run with pipefail (or there are none)")
 
 
 # --- 7. the final image: CMD/ENTRYPOINT, EXPOSE, USER ----------------------------------------------------
