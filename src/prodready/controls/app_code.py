@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
+from ._app import nginx_directives
 from .base import control, failed, not_applicable, passed
 
 HEALTH_RX = re.compile(r"^/?(api/)?(v\d+/)?(health|healthz|healthcheck|health-check|livez|readyz|ready|readiness|"
@@ -166,7 +167,7 @@ def rate_limiting(p):
                     evidence.append((Loc(cf.path, line), f"{m} imported"))
                     break
     for path, tree in p.nginx.items():
-        for d in _walk_nginx(tree):
+        for d, _ in nginx_directives(tree):
             if d.name == "limit_req":  # limit_req_zone only declares a zone; limit_req applies it
                 evidence.append((Loc(path, d.line), f"nginx {d.name}"))
     for ing in p.objects("Ingress"):
@@ -184,15 +185,6 @@ def rate_limiting(p):
                      p.http_apps[0].path if p.http_apps else None)
     else:
         yield not_applicable("no HTTP entry points")
-
-
-def _walk_nginx(tree):
-    stack = list(tree or [])
-    while stack:
-        d = stack.pop()
-        yield d
-        if d.block:
-            stack.extend(d.block)
 
 
 @control(
@@ -423,7 +415,7 @@ def response_compression(p):
             if mod in cf.facts.imports:
                 evidence.append((Loc(cf.path, cf.facts.imports[mod]), mod))
     for path, tree in p.nginx.items():
-        for d in _walk_nginx(tree):
+        for d, _ in nginx_directives(tree):
             if d.name in ("gzip", "brotli") and d.args and d.args[0] == "on":
                 evidence.append((Loc(path, d.line), f"nginx {d.name} on"))
     if evidence:
