@@ -54,6 +54,7 @@ class ScanOptions:
 def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, dict]:
     t0 = time.perf_counter()
     disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
+    t_disc = time.perf_counter() - t0
     cache_dir = None
     if opts.use_cache:
         cache_dir = opts.cache_dir or (disc.root / ".prodready" / "cache")
@@ -87,11 +88,13 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, d
     if opts.progress:
         opts.progress(total, total)
     saver = cache.save_in_background({sf.rel for sf in disc.files})
-    t_parse = time.perf_counter() - t0
+    t_parse = time.perf_counter() - t0 - t_disc
+    t1 = time.perf_counter()
     project = build(str(disc.root), parsed)
     for rel, msg in disc.skipped:
         project.diagnostics.append(Diagnostic("skipped", rel, None, msg))
-    stats = {"files": total, "cache_hits": cache.hits, "parse_s": round(t_parse, 3), "_saver": saver}
+    stats = {"files": total, "cache_hits": cache.hits, "discover_s": round(t_disc, 3), "parse_s": round(t_parse, 3),
+             "build_s": round(time.perf_counter() - t1, 3), "_saver": saver}
     return project, stats
 
 
@@ -181,6 +184,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     attestations = load_attestations(root)
     project, stats = load_project(root, opts, cfg)
     today = opts.today or dt.date.today()
+    t_eval = time.perf_counter()
     report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
                       waivers_file=str(wpath.relative_to(root)) if wpath and wpath.is_relative_to(root) else
                       (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers),
@@ -192,6 +196,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     fail_under = opts.fail_under if opts.fail_under is not None else cfg.fail_under
     fail_on = opts.fail_on or cfg.fail_on
     report["gates"] = gates(report, fail_under, fail_on)
+    stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
     ParseCache.wait(stats.pop("_saver", None))
     report["stats"] = stats

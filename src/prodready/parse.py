@@ -10,6 +10,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .parsers import jsfacts, pyfacts
@@ -236,12 +237,19 @@ class MarkdownDoc:
     words: int
 
 
+@lru_cache(maxsize=1)
+def _markdown_parser():
+    """One CommonMark parser, reused. Only block structure is needed (headings and their raw text), so inline
+    parsing — more than half of the work — is switched off."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").disable(["inline", "text_join"])
+
+
 def _parse_markdown(out: Parsed, text: str) -> None:
     headings: list[Heading] = []
     if out.rel.lower().endswith((".md", ".markdown")):
-        from markdown_it import MarkdownIt
-
-        tokens = MarkdownIt("commonmark").parse(text)
+        tokens = _markdown_parser().parse(text)
         for i, tok in enumerate(tokens):
             if tok.type == "heading_open" and i + 1 < len(tokens):
                 level = int(tok.tag[1:])

@@ -24,6 +24,32 @@ PREFILTER = re.compile(
     r"|eyJ[a-z0-9_-]{10}|-----BEGIN|AIza[0-9a-z_-]{30}|SG\.[\w-]{20}|\bSK[0-9a-f]{32}|[0-9a-f]{32}-us\d"
     r"|hooks\.slack\.com/services/|://[^/\s:@]+:[^/\s@]+@)"
 )
+# Every match of PREFILTER begins with one of these literals (lower-cased), at the offset given: finding the
+# literals with str.find and trying the pattern only there is ~50x faster than searching with the pattern,
+# whose case-insensitive alternation has no literal prefix for the regex engine to skip ahead with.
+_ANCHORS = (("pass", 0), ("pwd", 0), ("secret", 0), ("token", 0), ("api", 0), ("access", 0), ("private", 0),
+            ("credential", 0), ("auth", 0), ("accountkey", 0), ("sharedaccesskey", 0), ("akia", 0), ("asia", 0),
+            ("gh", 0), ("glpat-", 0), ("xox", 0), ("sk", 0), ("rk_live", 0), ("npm_", 0), ("eyj", 0),
+            ("-----begin", 0), ("aiza", 0), ("sg.", 0), ("-us", -32), ("hooks.slack.com/services/", 0), ("://", 0))
+
+
+def candidate_starts(text: str) -> list[int]:
+    """Sorted offsets in ``text`` where a PREFILTER match starts (every line that has a match is represented)."""
+    low = text.lower()
+    if len(low) != len(text):  # a few characters change length when lower-cased; offsets would drift
+        return sorted({m.start() for m in PREFILTER.finditer(text)})
+    match = PREFILTER.match  # case-insensitive, so matching the lower-cased text is the same test
+    starts: set[int] = set()
+    for lit, shift in _ANCHORS:
+        i = low.find(lit)
+        while i >= 0:
+            pos = i + shift
+            if pos >= 0 and match(low, pos):
+                starts.add(pos)
+            i = low.find(lit, i + 1)
+    return sorted(starts)
+
+
 SKIP_TYPES = {"Base64 High Entropy String", "Hex High Entropy String", "Public IP (ipv4)"}
 MAX_LINE = 2000
 
@@ -74,18 +100,19 @@ def _configured() -> bool:
 def find_secrets(text: str, filename: str = "file.txt") -> list[tuple[int, str, str]]:
     """(line, secret type, masked line) for each secret found. ``filename`` picks detect-secrets' rules for
     the file type (``key: value`` in YAML, ``key = "value"`` in Python...)."""
-    if not PREFILTER.search(text):
+    starts = candidate_starts(text)
+    if not starts:
         return []
     _configured()
     candidates: list[tuple[int, str]] = []
     seen_lines: set[int] = set()
-    for m in PREFILTER.finditer(text):
-        line_no = text.count("\n", 0, m.start()) + 1
+    for pos in starts:
+        line_no = text.count("\n", 0, pos) + 1
         if line_no in seen_lines:
             continue
         seen_lines.add(line_no)
-        start = text.rfind("\n", 0, m.start()) + 1
-        end = text.find("\n", m.start())
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
         line = text[start:end if end >= 0 else None]
         if len(line) <= MAX_LINE:
             candidates.append((line_no, line))
