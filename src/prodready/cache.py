@@ -1,8 +1,16 @@
-"""Parse cache keyed by content hash, stored inside the scanned root (``.prodready/cache``).
+"""Caches stored inside the scanned root (``.prodready/cache``, git-ignored).
 
-The cache file sits in a repository we do not trust, so it is read with a restricted unpickler that
-can only build prodready's own parse-result classes and plain containers: a planted cache file can
-at worst be rejected, never execute code.
+* The **parse cache** keeps parse results keyed by content hash, so a re-scan parses only changed files. Results
+  are kept as *shards*: each shard is the pickled list of what one parse worker produced, stored as the very bytes
+  the worker sent back (a cold scan pickles each result once, not once more for the cache). Shards are unpickled
+  only when one of their entries is asked for. The cache sits in a repository we do not trust, so shards and the
+  outer file are read with a restricted unpickler that can only build prodready's own parse-result classes and
+  plain containers: a planted cache file can at worst be rejected, never execute code.
+* The **report cache** keeps the evaluated report of the last scan with a fingerprint of everything it depends on
+  (every file's path, kind, size and modification time to the nanosecond, the configuration, waivers,
+  attestations, the date, prodready's own code). A scan whose fingerprint matches reuses it without parsing or
+  evaluating anything. Modification times of a fresh checkout cannot be predicted, so a report cache committed to a
+  repository never matches there. It is plain JSON.
 """
 
 from __future__ import annotations
@@ -10,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +41,11 @@ _ALLOWED = {
     ("builtins", "bytearray"), ("builtins", "slice"), ("copyreg", "_reconstructor"), ("builtins", "object"),
     ("builtins", "dict"), ("builtins", "list"),
 }
+# A file changed twice within the file system's timestamp granularity keeps its size and modification time: a
+# stat match proves nothing for files modified shortly before the scan that recorded them (git's "racy clean"
+# entries). Those are checked by content hash instead.
+RACY_NS = 2_000_000_000
+COMPACT_SLACK = 2  # re-pack the shards when they hold more than twice the entries still in use
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -40,19 +55,77 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name} in parse cache")
 
 
+def safe_loads(data: bytes) -> Any:
+    return _SafeUnpickler(io.BytesIO(data)).load()
+
+
 def content_hash(data: bytes, kind: str) -> str:
     """Key of a parse: the content and the kind it was parsed as (the same bytes parse differently as a
     Compose file and as a Kubernetes manifest)."""
     return hashlib.blake2b(data, digest_size=16, person=kind.encode()[:16]).hexdigest()
 
 
+def _atomic_write(directory: Path, name: str, write) -> None:
+    """Write ``directory/name`` through a temporary file and a rename: a failed or concurrent run never leaves a
+    torn file. ``directory`` is created (with a .gitignore for the cache when it is prodready's own)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    gi = directory.parent / ".gitignore"
+    if directory.parent.name == ".prodready" and not gi.exists():
+        gi.write_text("cache/\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def in_background(job) -> int | None:
+    """Run ``job()`` in a forked child so the scan goes on meanwhile; returns the child's pid, to :func:`wait`
+    for. Where fork is unavailable the job runs here. A failure only loses the cache, never the scan."""
+    if not hasattr(os, "fork"):
+        try:
+            job()
+        except Exception:
+            pass
+        return None
+    pid = os.fork()
+    if pid == 0:  # child: write and leave without running any parent cleanup
+        code = 0
+        try:
+            job()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    return pid
+
+
+def wait(pid: int | None) -> None:
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
 class ParseCache:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
-        self.entries: dict[str, Any] = {}  # content hash -> Parsed
         self.index: dict[str, tuple[int, int, str]] = {}  # rel -> (size, mtime_ns, hash)
+        self.where: dict[str, tuple[int, int]] = {}  # hash -> (shard number, position in the shard)
+        self.shards: list[bytes] = []  # pickled lists of Parsed
+        self.sizes: list[int] = []  # entries in each shard
+        self._loaded: dict[int, list] = {}  # shard number -> its unpickled entries
+        self.pending: list[tuple[str, Any]] = []  # (hash, Parsed) parsed in this process, not in a shard yet
         self.hits = 0
         self.dirty = False
+        self.stamp_ns = time.time_ns()  # when this scan listed the files (see RACY_NS)
+        self.trusted_before_ns = 0  # stat matches are trusted only for files modified before this
         if directory is not None:
             self._load()
 
@@ -66,76 +139,190 @@ class ParseCache:
             return
         try:
             with open(f, "rb") as fh:
-                data = _SafeUnpickler(io.BytesIO(fh.read())).load()
+                data = safe_loads(fh.read())
             if isinstance(data, dict) and data.get("version") == PARSER_VERSION:
-                self.entries = data.get("entries", {})
-                self.index = data.get("index", {})
+                index, where = data.get("index"), data.get("where")
+                shards, sizes = data.get("shards"), data.get("sizes")
+                stamp = data.get("stamp_ns")
+                if _well_formed(index, where, shards, sizes) and isinstance(stamp, int):
+                    self.index, self.where, self.shards, self.sizes = index, where, shards, sizes
+                    self.trusted_before_ns = stamp - RACY_NS
         except Exception:  # a corrupt or planted cache is simply ignored
-            self.entries, self.index = {}, {}
+            self.index, self.where, self.shards, self.sizes = {}, {}, [], []
+
+    def _entry(self, digest: str) -> Any | None:
+        at = self.where.get(digest)
+        if at is None:
+            return None
+        shard, pos = at
+        entries = self._loaded.get(shard)
+        if entries is None:
+            try:
+                entries = safe_loads(self.shards[shard])
+                if not isinstance(entries, list):
+                    entries = []
+            except Exception:  # a damaged shard: its files are parsed again
+                entries = []
+            self._loaded[shard] = entries
+        parsed = entries[pos] if 0 <= pos < len(entries) else None
+        return parsed if type(parsed).__name__ == "Parsed" else None
 
     def lookup_stat(self, rel: str, size: int, mtime_ns: int) -> Any | None:
         hit = self.index.get(rel)
-        if hit and hit[0] == size and hit[1] == mtime_ns:
-            parsed = self.entries.get(hit[2])
-            if parsed is not None:
-                self.hits += 1
-                return parsed if parsed.rel == rel else dataclasses.replace(parsed, rel=rel)
+        if hit and hit[0] == size and hit[1] == mtime_ns and mtime_ns < self.trusted_before_ns:
+            return self._hit(rel, self._entry(hit[2]))
         return None
 
     def lookup_hash(self, rel: str, digest: str) -> Any | None:
         """Same content (and kind) seen before, possibly under another path: reuse its parse."""
-        parsed = self.entries.get(digest)
+        return self._hit(rel, self._entry(digest))
+
+    def _hit(self, rel: str, parsed: Any | None) -> Any | None:
         if parsed is None:
             return None
         self.hits += 1
         return parsed if parsed.rel == rel else dataclasses.replace(parsed, rel=rel)
 
+    def note(self, rel: str, size: int, mtime_ns: int, digest: str) -> None:
+        """``rel`` has content ``digest``, whose parse is already in the cache."""
+        if self.index.get(rel) != (size, mtime_ns, digest):
+            self.index[rel] = (size, mtime_ns, digest)
+            self.dirty = True
+
     def store(self, rel: str, size: int, mtime_ns: int, digest: str, parsed: Any) -> None:
-        self.entries[digest] = parsed
-        self.index[rel] = (size, mtime_ns, digest)
+        """A parse made in this process; it is pickled into a shard when the cache is saved."""
+        self.pending.append((digest, parsed))
+        self.note(rel, size, mtime_ns, digest)
+        self.dirty = True
+
+    def store_shard(self, files: list[tuple[str, int, int, str]], blob: bytes) -> None:
+        """A worker's pickled list of parses, with (rel, size, mtime_ns, hash) of each, in order."""
+        n = len(self.shards)
+        self.shards.append(blob)
+        self.sizes.append(len(files))
+        for pos, (rel, size, mtime_ns, digest) in enumerate(files):
+            self.where[digest] = (n, pos)
+            self.index[rel] = (size, mtime_ns, digest)
         self.dirty = True
 
     def save_in_background(self, live_rels: set[str]) -> int | None:
-        """Write the cache from a forked child so the scan goes on evaluating meanwhile (pickling a large
-        tree takes as long as evaluating it). Returns the child's pid, to :func:`wait` for; falls back to
-        writing in-process where fork is unavailable."""
+        """Write the cache from a forked child, so the scan goes on evaluating meanwhile."""
         if self.directory is None or not self.dirty:
             return None
-        if not hasattr(os, "fork"):
-            self.save(live_rels)
-            return None
-        pid = os.fork()
-        if pid == 0:  # child: write and leave without running any parent cleanup
-            code = 0
-            try:
-                self.save(live_rels)
-            except BaseException:
-                code = 1
-            os._exit(code)
-        return pid
-
-    @staticmethod
-    def wait(pid: int | None) -> None:
-        if pid:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+        return in_background(lambda: self.save(live_rels))
 
     def save(self, live_rels: set[str]) -> None:
         if self.directory is None or not self.dirty:
             return
         index = {r: v for r, v in self.index.items() if r in live_rels}
-        keep = {v[2] for v in index.values()}
-        entries = {h: p for h, p in self.entries.items() if h in keep}
+        needed = {v[2] for v in index.values()}
+        shards, sizes, where = list(self.shards), list(self.sizes), dict(self.where)
+        fresh = [(d, p) for d, p in self.pending if d in needed]
+        if fresh:
+            shards.append(pickle.dumps([p for _, p in fresh], protocol=5))
+            sizes.append(len(fresh))
+            where.update((d, (len(shards) - 1, pos)) for pos, (d, _) in enumerate(fresh))
+        where = {d: at for d, at in where.items() if d in needed}
+        used = sorted({s for s, _ in where.values()})
+        if sum(sizes[s] for s in used) > COMPACT_SLACK * len(where) + 100:
+            # mostly stale entries: re-pack the live ones into one shard
+            live = [self._unpickled(shards, s)[pos] for s, pos in where.values()]
+            where = {d: (0, i) for i, d in enumerate(where)}
+            shards, sizes = [pickle.dumps(live, protocol=5)], [len(live)]
+        else:  # drop the shards nothing uses any more
+            renumber = {old: new for new, old in enumerate(used)}
+            where = {d: (renumber[s], pos) for d, (s, pos) in where.items()}
+            shards, sizes = [shards[s] for s in used], [sizes[s] for s in used]
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            gi = self.directory.parent / ".gitignore"
-            if self.directory.parent.name == ".prodready" and not gi.exists():
-                gi.write_text("cache/\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".parse-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump({"version": PARSER_VERSION, "entries": entries, "index": index}, fh, protocol=5)
-            os.replace(tmp, self.file)  # atomic: a concurrent or failed run never leaves a torn file
+            _atomic_write(self.directory, f"parse-v{PARSER_VERSION}.pickle", lambda fh: pickle.dump(
+                {"version": PARSER_VERSION, "stamp_ns": self.stamp_ns, "index": index, "where": where,
+                 "shards": shards, "sizes": sizes},
+                fh, protocol=5))
         except OSError:
             pass  # a read-only tree simply gets no cache
+
+    def _unpickled(self, shards: list[bytes], s: int) -> list:
+        if s < len(self.shards) and s in self._loaded:
+            return self._loaded[s]
+        return safe_loads(shards[s])
+
+
+def _well_formed(index: Any, where: Any, shards: Any, sizes: Any) -> bool:
+    """The outer structure of a cache file is what this version writes (a planted or damaged file is not)."""
+    if not (isinstance(index, dict) and isinstance(where, dict) and isinstance(shards, list)
+            and isinstance(sizes, list) and len(sizes) == len(shards)):
+        return False
+    if not all(isinstance(s, bytes) for s in shards) or not all(isinstance(n, int) for n in sizes):
+        return False
+    n = len(shards)
+    return all(type(at) is tuple and len(at) == 2 and type(at[0]) is int and 0 <= at[0] < n and type(at[1]) is int
+               for at in where.values()) and \
+        all(type(v) is tuple and len(v) == 3 and type(v[2]) is str for v in index.values())
+
+
+class ReportCache:
+    """The evaluated report of the last scan, reused while its fingerprint matches (see the module docstring)."""
+
+    NAME = "report-v1.json"
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def load(self, fingerprint: str, files: list[tuple[str, str, str, int]]) -> dict | None:
+        """The cached report if ``fingerprint`` matches and the files modified shortly before it was written
+        still have the content they had then. ``files``: (rel, abspath, kind, mtime_ns) of the files found."""
+        if self.directory is None:
+            return None
+        try:
+            with open(self.directory / self.NAME, "rb") as fh:
+                data = json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
+            return None
+        racy = data.get("racy")
+        if not isinstance(racy, dict) or racy != _racy_hashes(files, data.get("stamp_ns")):
+            return None
+        report = data.get("report")
+        return report if isinstance(report, dict) else None
+
+    def save_in_background(self, fingerprint: str, report: dict, files: list[tuple[str, str, str, int]],
+                           stamp_ns: int) -> int | None:
+        """Write from a forked child: it holds the report as it is now, whatever the caller adds to it later.
+        ``stamp_ns``: when the files were listed; content hashes are kept for files modified shortly before."""
+        if self.directory is None:
+            return None
+        directory = self.directory
+
+        def write() -> None:
+            blob = json.dumps({"fingerprint": fingerprint, "stamp_ns": stamp_ns,
+                               "racy": _racy_hashes(files, stamp_ns), "report": report},
+                              separators=(",", ":")).encode()
+            _atomic_write(directory, ReportCache.NAME, lambda fh: fh.write(blob))
+
+        return in_background(write)
+
+
+def _racy_hashes(files: list[tuple[str, str, str, int]], stamp_ns: Any) -> dict[str, str] | None:
+    """Content hash of each file modified within RACY_NS of ``stamp_ns`` (or after it)."""
+    if not isinstance(stamp_ns, int):
+        return None
+    out = {}
+    for rel, abspath, kind, mtime_ns in files:
+        if mtime_ns >= stamp_ns - RACY_NS:
+            try:
+                with open(abspath, "rb") as fh:
+                    out[rel] = content_hash(fh.read(), kind)
+            except OSError:
+                out[rel] = "unreadable"
+    return out
+
+
+def fingerprint(parts: list[str], files: list[tuple[str, str, int, int]]) -> str:
+    """A digest of everything a report depends on: ``parts`` (version, configuration, dates...) and, for each
+    discovered file, its path, kind, size and modification time in nanoseconds."""
+    h = hashlib.blake2b(digest_size=20, person=b"prodready-report")
+    h.update("\n".join(parts).encode("utf-8", "surrogateescape"))
+    h.update("\n".join(f"{rel}\0{kind}\0{size}\0{mtime}" for rel, kind, size, mtime in files)
+             .encode("utf-8", "surrogateescape"))
+    return h.hexdigest()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import gc
 import os
+import pickle
 import re
 import sys
 import time
@@ -15,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from . import cache as cache_mod
 from . import parse as parse_mod
 from .build import build
-from .cache import ParseCache, content_hash
+from .cache import ParseCache, ReportCache, content_hash
 from .config import Config, ConfigError, Waiver, load_config, load_waivers
 from .controls.base import CATEGORIES, SEVERITIES, Control, Outcome, all_controls
-from .discover import discover
+from .discover import Discovery, discover
 from .model import Diagnostic, Project
 from .parse import Parsed, parse_bytes
 from .secrets import mask_secrets
@@ -51,9 +54,10 @@ class ScanOptions:
     live: dict[str, list[Outcome]] | None = None
 
 
-def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, dict]:
+def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | None = None) -> tuple[Project, dict]:
     t0 = time.perf_counter()
-    disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
+    if disc is None:
+        disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
     t_disc = time.perf_counter() - t0
     cache_dir = None
     if opts.use_cache:
@@ -75,15 +79,31 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, d
         else:
             todo.append(i)
     jobs = [(disc.files[i].rel, disc.files[i].abspath, disc.files[i].kind, max_bytes) for i in todo]
-    done = 0
-    for i, (digest, parsed_file) in zip(todo, _parse_many(jobs, cache), strict=True):
-        sf = disc.files[i]
-        if digest is not None:
-            cache.store(sf.rel, sf.size, sf.mtime_ns, digest, parsed_file)
-        slots[i] = parsed_file
-        done += 1
-        if opts.progress and done % 200 == 0:
-            opts.progress(total - len(todo) + done, total)
+    done = total - len(todo)
+    for batch, blob in _parse_many(jobs, cache):
+        fresh: list[tuple[str, int, int, str]] = []
+        for pos, (digest, parsed_file) in batch:
+            i = todo[pos]
+            sf = disc.files[i]
+            if parsed_file is None:  # a worker found this content in the cache: take it from there
+                parsed_file = cache.lookup_hash(sf.rel, digest) if digest else None
+                if parsed_file is None:  # the cache entry is unreadable after all: parse here
+                    digest, parsed_file = _read_and_parse(jobs[pos])
+                    if digest is not None:
+                        cache.store(sf.rel, sf.size, sf.mtime_ns, digest, parsed_file)
+                elif digest is not None:
+                    cache.note(sf.rel, sf.size, sf.mtime_ns, digest)
+            elif digest is not None:
+                if blob is None:
+                    cache.store(sf.rel, sf.size, sf.mtime_ns, digest, parsed_file)
+                else:
+                    fresh.append((sf.rel, sf.size, sf.mtime_ns, digest))
+            slots[i] = parsed_file
+        if blob is not None and fresh:
+            cache.store_shard(fresh, blob)
+        done += len(batch)
+        if opts.progress:
+            opts.progress(done, total)
     parsed: list[Parsed] = [p for p in slots if p is not None]
     if opts.progress:
         opts.progress(total, total)
@@ -101,7 +121,10 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config) -> tuple[Project, d
 PARALLEL_MIN_FILES = 400  # below this, a process pool costs more than it saves
 
 
-def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None) -> tuple[str | None, Parsed]:
+def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None,
+                    known: frozenset[str] = frozenset()) -> tuple[str | None, Parsed | None]:
+    """(content hash, parse) of one file. With ``cache``, content seen before is taken from it; content whose
+    hash is in ``known`` (a worker's copy of the cache's hashes) is returned as None for the main process."""
     rel, abspath, kind, max_bytes = job
     try:
         with open(abspath, "rb") as fh:
@@ -111,28 +134,52 @@ def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = N
         p.errors.append((None, f"cannot read: {exc.strerror}"))
         return None, p
     digest = content_hash(data, kind)
+    if digest in known:
+        return digest, None
     hit = cache.lookup_hash(rel, digest) if cache is not None else None
     return digest, hit if hit is not None else parse_bytes(rel, kind, data)
 
 
-def _parse_chunk(jobs: list[tuple[str, str, str, int]]) -> list[tuple[str | None, Parsed]]:
+_KNOWN: frozenset[str] = frozenset()  # in a parse worker: content hashes the main process has parses of
+
+
+def _init_worker(known: frozenset[str]) -> None:
+    global _KNOWN
+    _KNOWN = known
+
+
+def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
+    """A worker's share: ((position, (hash, None)) for content the cache holds, ...) and the new parses
+    pickled once, as bytes the main process both reads and keeps in the cache as they are."""
     gc.disable()
-    return [_read_and_parse(j) for j in jobs]
+    first, jobs = chunk
+    out: list[tuple[int, tuple[str | None, Parsed | None]]] = []
+    fresh: list[Parsed] = []
+    for n, job in enumerate(jobs):
+        digest, parsed = _read_and_parse(job, known=_KNOWN)
+        if parsed is not None and digest is not None:
+            fresh.append(parsed)
+            parsed = None
+            digest = "+" + digest  # in the blob, in order
+        out.append((first + n, (digest, parsed)))
+    return out, pickle.dumps(fresh, protocol=5)
 
 
 def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
     """Read and parse files, in worker processes when there are many. Each file is read exactly once,
-    by whichever process parses it; content seen before (the cache) is not parsed again."""
+    by whichever process parses it; content seen before (the cache) is not parsed again. Yields batches:
+    ([(position in jobs, (content hash, Parsed or None if the cache holds it))], pickled new parses or None)."""
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < PARALLEL_MIN_FILES or workers < 2:
-        for job in jobs:
-            yield _read_and_parse(job, cache)
+        step = 200
+        for s in range(0, len(jobs), step):
+            yield [(s + n, _read_and_parse(job, cache)) for n, job in enumerate(jobs[s:s + step])], None
         return
     import concurrent.futures as cf
     import multiprocessing as mp
 
     size = max(32, len(jobs) // (workers * 8))
-    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    chunks = [(i, jobs[i:i + size]) for i in range(0, len(jobs), size)]
     # fork is cheapest, but the Dockerfile parser is a Go library whose runtime (threads included) does not
     # survive fork: once it is loaded in this process (an earlier scan in the same process), workers come
     # from a fresh fork server instead
@@ -141,9 +188,17 @@ def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
         ctx = mp.get_context(method)
     except ValueError:  # platforms without fork
         ctx = mp.get_context()
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for results in pool.map(_parse_chunk, chunks):
-            yield from results
+    known = frozenset(cache.where)
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                initargs=(known,)) as pool:
+        for items, blob in pool.map(_parse_chunk, chunks):
+            fresh = iter(pickle.loads(blob))  # made by our own worker just now
+            batch = []
+            for pos, (digest, parsed) in items:
+                if digest is not None and digest.startswith("+"):
+                    digest, parsed = digest[1:], next(fresh)
+                batch.append((pos, (digest, parsed)))
+            yield batch, blob
 
 
 def scan(root: Path, opts: ScanOptions | None = None) -> dict[str, Any]:
@@ -179,16 +234,38 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     except ConfigError as exc:
         raise ScanError(f"invalid configuration: {exc}") from None
     cfg.enable = cfg.enable + opts.enable
-    from .checklist.attest import load_attestations  # attestations sit next to waivers: .prodready/
+    # attestations sit next to waivers: .prodready/
+    from .checklist.attest import ATTESTATIONS_FILE, load_attestations
 
     attestations = load_attestations(root)
-    project, stats = load_project(root, opts, cfg)
     today = opts.today or dt.date.today()
-    t_eval = time.perf_counter()
-    report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
-                      waivers_file=str(wpath.relative_to(root)) if wpath and wpath.is_relative_to(root) else
-                      (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers),
-                      live=opts.live, attestations=attestations)
+    listed_ns = time.time_ns()
+    disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
+    stat_list = [(sf.rel, sf.abspath, sf.kind, sf.mtime_ns) for sf in disc.files]
+    t_disc = time.perf_counter() - t0
+    report_cache, key, report = None, None, None
+    if opts.use_cache and opts.live is None:
+        report_cache = ReportCache(opts.cache_dir or (disc.root / ".prodready" / "cache"))
+        key = _fingerprint(disc, cfg, opts, today, [wpath, root / ATTESTATIONS_FILE])
+        report = report_cache.load(key, stat_list)
+    writer = None
+    if report is not None:  # nothing the report depends on changed since it was written
+        stats = {"files": len(disc.files), "cache_hits": len(disc.files), "report_cached": True,
+                 "discover_s": round(t_disc, 3)}
+        report["scanned_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if opts.progress:
+            opts.progress(len(disc.files), len(disc.files))
+        t_eval = 0.0
+    else:
+        project, stats = load_project(root, opts, cfg, disc)
+        stats["discover_s"] = round(t_disc, 3)
+        t_eval = time.perf_counter()
+        report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,
+                          waivers_file=str(wpath.relative_to(root)) if wpath and wpath.is_relative_to(root) else
+                          (str(wpath) if wpath else None), waivers_disabled=not opts.use_waivers and bool(waivers),
+                          live=opts.live, attestations=attestations)
+        if report_cache is not None and key is not None:
+            writer = report_cache.save_in_background(key, report, stat_list, listed_ns)
     if opts.live is not None:
         from .probe.merge import merge_messages
 
@@ -196,12 +273,53 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     fail_under = opts.fail_under if opts.fail_under is not None else cfg.fail_under
     fail_on = opts.fail_on or cfg.fail_on
     report["gates"] = gates(report, fail_under, fail_on)
-    stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
+    if not stats.get("report_cached"):
+        stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
-    ParseCache.wait(stats.pop("_saver", None))
+    cache_mod.wait(stats.pop("_saver", None))
+    cache_mod.wait(writer)
     report["stats"] = stats
     report["config"] = cfg.source and os.path.relpath(cfg.source, root)
     return report
+
+
+def _fingerprint(disc: Discovery, cfg: Config, opts: ScanOptions, today: dt.date, inputs: list[Path | None]) -> str:
+    """What a report depends on besides the discovered files themselves: prodready's code, the configuration,
+    the date (waivers and attestations expire), the waivers and attestations files, and for Helm charts the
+    `helm` binary and the chart dependencies under charts/ (not files prodready reads)."""
+    parts = [__version__, _code_stamp(), str(disc.root), today.isoformat(), repr(cfg), repr(sorted(opts.enable)),
+             str(opts.use_waivers), repr(disc.skipped), str(opts.config_path), str(opts.waivers_path)]
+    for path in inputs:
+        try:
+            parts.append(path.read_bytes().hex() if path is not None else "-")
+        except OSError:
+            parts.append("missing")
+    charts = [sf for sf in disc.files if sf.kind == "helm-chart"]
+    if charts:
+        import shutil
+
+        parts.append(str(shutil.which("helm")))
+        for sf in charts:
+            deps = os.path.join(os.path.dirname(sf.abspath), "charts")
+            try:
+                parts += sorted(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in os.scandir(deps))
+            except OSError:
+                parts.append(f"{sf.rel}: no charts/")
+    return cache_mod.fingerprint(parts, [(sf.rel, sf.kind, sf.size, sf.mtime_ns) for sf in disc.files])
+
+
+@functools.lru_cache(maxsize=1)
+def _code_stamp() -> str:
+    """Size and modification time of every module of prodready: a report made by other code is not reused."""
+    base = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                out.append(f"{os.path.relpath(os.path.join(dirpath, name), base)}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(out)
 
 
 # --- evaluate -----------------------------------------------------------------------------------
@@ -310,49 +428,67 @@ PARALLEL_EVAL_MIN_FILES = 2000  # below this, forking costs more than it saves
 
 def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Config, waivers: list[Waiver],
                   today: dt.date, live: dict[str, list[Outcome]] | None) -> list:
-    """Results of the active controls, in order. On big trees half of the controls run in a forked child (the
-    model is shared copy-on-write, only the finished result dicts come back), so evaluation uses both cores."""
-    def run(items):
-        return [_control_result(project, cid, c, cfg, waivers, today, live) for cid, c in items]
+    """Results of the active controls, in order. On big trees a forked child evaluates controls too (the model
+    is shared copy-on-write, only the finished result dicts come back): both processes take the next control
+    from a shared queue until it is empty, so neither waits long for the other whatever each control costs."""
+    def result(i: int):
+        cid, c = active[i]
+        return _control_result(project, cid, c, cfg, waivers, today, live)
 
     if len(project.files) < PARALLEL_EVAL_MIN_FILES or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return run(active)
-    import pickle
+        return [result(i) for i in range(len(active))]
     import tempfile
 
-    theirs, mine = active[1::2], active[0::2]  # interleaved: costly controls spread over both halves
+    # the queue: control indexes, two bytes each, in a pipe both processes read from; a read of two bytes from
+    # a pipe is never split between readers, and when it is empty (all writers closed) a read returns b""
+    rfd, wfd = os.pipe()
+    queue = b"".join(i.to_bytes(2, "big") for i in range(len(active)))
+    if len(queue) > 65536:  # beyond a pipe's buffer the write would block: evaluate in this process
+        os.close(rfd)
+        os.close(wfd)
+        return [result(i) for i in range(len(active))]
+    os.write(wfd, queue)
+    os.close(wfd)
+
+    def drain() -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        while len(item := os.read(rfd, 2)) == 2:
+            i = int.from_bytes(item, "big")
+            out[i] = result(i)
+        return out
+
     fd, path = tempfile.mkstemp(prefix="prodready-eval-", suffix=".pickle")
     os.close(fd)
     try:
         pid = os.fork()
-        if pid == 0:  # child: evaluate its half, write the results, leave without parent cleanup
+        if pid == 0:  # child: evaluate from the queue, write the results, leave without parent cleanup
             code = 1
             try:
+                mine = drain()
                 with open(path, "wb") as fh:
-                    pickle.dump(run(theirs), fh, protocol=5)
+                    pickle.dump(mine, fh, protocol=5)
                 code = 0
             finally:
                 os._exit(code)
-        my_results = run(mine)
+        results = drain()
+        os.close(rfd)
         _, status = os.waitpid(pid, 0)
-        their_results = None
+        theirs = None
         if status == 0:
             try:
                 with open(path, "rb") as fh:
-                    their_results = pickle.load(fh)  # written by our own child just now
+                    theirs = pickle.load(fh)  # written by our own child just now
             except (OSError, EOFError, pickle.UnpicklingError):
-                their_results = None
-        if their_results is None or len(their_results) != len(theirs):
-            their_results = run(theirs)  # the child failed: do its share here
+                theirs = None
+        if isinstance(theirs, dict):
+            results.update(theirs)
     finally:
         try:
             os.unlink(path)
         except OSError:
             pass
-    merged = []
-    for i in range(len(active)):
-        merged.append(my_results[i // 2] if i % 2 == 0 else their_results[i // 2])
-    return merged
+    # whatever the child took but did not deliver (it failed) is evaluated here
+    return [results[i] if i in results else result(i) for i in range(len(active))]
 
 
 def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],

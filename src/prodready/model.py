@@ -7,12 +7,14 @@ container knows the Dockerfile (and final stage) that builds its image when the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .parse import Heading, Parsed
 from .parsers.jsfacts import JsFacts
 from .parsers.pyfacts import PyFacts
+from .textindex import TextIndex, required_literals
 
 
 @dataclass(frozen=True)
@@ -407,6 +409,16 @@ class Project:
     secret_lines: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)  # (path, line) -> (type, masked)
 
     _index: dict | None = field(default=None, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False)
+
+    def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A fact derived from the model, computed on first request and shared by every control that asks
+        with the same ``key`` (the model is complete and read-only while controls run)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
 
     # ---- queries used by many controls (indexed: scans of big monorepos stay linear) ----
     def finalize(self) -> None:
@@ -503,14 +515,27 @@ class Project:
         end = text.find("\n", start)
         return text[start:end if end >= 0 else None].strip()[:200]
 
+    def _source_kinds(self) -> set[str | None]:
+        return self.derived("source-kinds", lambda: {self.files.get(path) for path in self.sources})
+
     def search_text(self, pattern: str, kinds: tuple[str, ...] | None = None,
                     flags: int = re.I | re.M, hints: tuple[str, ...] = ()) -> list[Loc]:
         """Every match of ``pattern`` in the sources (of the given kinds), with lines. ``hints`` are
         literal substrings one of which any match must contain: files without them are skipped cheaply."""
         rx = re.compile(pattern, flags)
         out: list[Loc] = []
+        literals = required_literals(pattern, flags)
+        only = None
+        if literals is not None:  # files holding none of the literals every match needs cannot match
+            only = set()
+            for kind in (kinds if kinds is not None else self._source_kinds()):
+                only |= self.derived(("text-index", kind), lambda kind=kind: TextIndex(
+                    (path, text) for path, text in self.sources.items() if self.files.get(path) == kind
+                )).candidates(literals)
         for path, text in self.sources.items():
             if kinds is not None and self.files.get(path) not in kinds:
+                continue
+            if only is not None and path not in only:
                 continue
             if hints and not any(h in text for h in hints):
                 continue
