@@ -47,7 +47,8 @@ def _opts(**kw) -> ScanOptions:
 
 def test_unchanged_tree_reuses_the_report(tree: Path) -> None:
     first = scan(tree, _opts())
-    assert first["stats"]["cache_hits"] == 0 and not first["stats"].get("report_cached")
+    # a first scan reuses parses only between files of identical content
+    assert first["stats"]["cache_hits"] < first["files"]["total"] // 5 and not first["stats"].get("report_cached")
     second = scan(tree, _opts())
     assert second["stats"]["report_cached"] is True
     assert second["stats"]["cache_hits"] == second["files"]["total"] == first["files"]["total"]
@@ -152,16 +153,16 @@ def test_parse_cache_drops_stale_shards(tree: Path, monkeypatch: pytest.MonkeyPa
     for f in files:  # new content everywhere: every old shard is now stale
         f.write_text(f.read_text() + "\n# edited\n")
     r = scan(tree, _opts())
-    assert r["stats"]["cache_hits"] == 0
+    assert r["stats"]["cache_hits"] < len(files) // 5  # only files of identical (new) content
     data = pickle.loads(path.read_bytes())
     # only this run's shards remain (the old ones hold nothing in use); every file's content is in them
-    assert sum(data["sizes"]) == len(files)
+    assert sum(data["sizes"]) == len(files) - r["stats"]["cache_hits"]
     assert set(data["where"]) == {v[2] for v in data["index"].values()}
     monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 10**9)  # parsed in this process: one new shard
     for f in files[:50]:
         f.write_text(f.read_text() + "\n# again\n")
     r = scan(tree, _opts())
-    assert r["stats"]["cache_hits"] == r["files"]["total"] - 50
+    assert r["files"]["total"] - 50 <= r["stats"]["cache_hits"] < r["files"]["total"]
     data = pickle.loads(path.read_bytes())
     assert set(data["where"]) == {v[2] for v in data["index"].values()}
     assert sum(data["sizes"]) <= 2 * len(data["where"]) + 100

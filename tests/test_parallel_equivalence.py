@@ -22,9 +22,14 @@ def tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("big")
     mod.generate(root, 900)
     (root / ".prodready").mkdir()
-    (root / ".prodready" / "waivers.yaml").write_text(
-        "waivers:\n  - control: security.image-tag-pinned\n    path: team1*/**\n"
-        "    reason: migration to pinned tags in progress\n    expires: 2099-01-01\n")
+    # waivers on controls spread over the catalog, so both evaluating processes use some (their use counts
+    # must come back from the child: an unmatched-waiver report would be wrong)
+    waived = ["security.image-tag-pinned", "security.container-capabilities", "reliability.liveness-probe",
+              "scalability.autoscaling", "security.read-only-root-filesystem", "reliability.pod-anti-affinity",
+              "security.dockerignore-present", "security.ci-actions-pinned", "security.dockerfile-non-root-user"]
+    (root / ".prodready" / "waivers.yaml").write_text("waivers:\n" + "".join(
+        f"  - control: {cid}\n    path: team1*/**\n    reason: migration in progress\n    expires: 2099-01-01\n"
+        for cid in waived))
     worker = next(root.glob("team*/svc*/deploy.yaml"))
     worker.write_text(worker.read_text().replace(
         "        - name: app\n",
@@ -53,4 +58,5 @@ def test_parallel_parse_and_evaluation_equal_sequential(tree: Path, monkeypatch:
     # the waiver and the suppression were really used (not reported as unmatched/unused) in both runs
     for r in (sequential, parallel):
         assert not [d for d in r["diagnostics"] if d["kind"] in ("waiver-unmatched", "suppression-unused")]
-        assert next(x for x in r["results"] if x["control_id"] == "security.image-tag-pinned")["waived"]
+        for cid in ("security.image-tag-pinned", "security.dockerfile-non-root-user", "reliability.liveness-probe"):
+            assert next(x for x in r["results"] if x["control_id"] == cid)["waived"]

@@ -195,10 +195,11 @@ class ParseCache:
         self.note(rel, size, mtime_ns, digest)
         self.dirty = True
 
-    def store_shard(self, files: list[tuple[str, int, int, str]], blob: bytes) -> None:
-        """A worker's pickled list of parses, with (rel, size, mtime_ns, hash) of each, in order."""
+    def store_shard(self, files: list[tuple[str, int, int, str]], blob: bytes, parses: list) -> None:
+        """A worker's pickled list of parses (and the same unpickled), with (rel, size, mtime_ns, hash) of each."""
         n = len(self.shards)
         self.shards.append(blob)
+        self._loaded[n] = parses
         self.sizes.append(len(files))
         for pos, (rel, size, mtime_ns, digest) in enumerate(files):
             self.where[digest] = (n, pos)

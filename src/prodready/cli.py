@@ -91,7 +91,7 @@ def _pair_outputs(formats: list[str], outputs: list[str]) -> list[tuple[str, str
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .engine import ScanOptions, scan
+    from .engine import ScanOptions, finish_background, scan
     from .report import RENDERERS
 
     pairs = _pair_outputs(args.format, args.output)
@@ -107,18 +107,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
     opts = ScanOptions(excludes=args.exclude, config_path=args.config, waivers_path=args.waivers,
                        use_waivers=not args.no_waivers, use_cache=not args.no_cache, cache_dir=args.cache_dir,
                        fail_under=args.fail_under, fail_on=args.fail_on, enable=args.enable,
-                       progress=progress.update if progress else None, live=live)
+                       progress=progress.update if progress else None, live=live, defer_cache_writes=True)
     try:
         report = scan(Path(args.path), opts)
     finally:
         if progress:
             progress.close()
+    try:
+        _write_reports(args, pairs, report, probe_summary, RENDERERS)
+    finally:
+        finish_background()  # the caches were written while the reports were rendered
+    return 1 if report["gates"]["failed"] else 0
+
+
+def _write_reports(args: argparse.Namespace, pairs, report: dict, probe_summary, renderers) -> None:
     if probe_summary is not None:
         report["probe"] = probe_summary
     for fmt, dest in pairs:
         color = args.color == "always" or (args.color == "auto" and dest in (None, "-") and sys.stdout.isatty()
                                            and "NO_COLOR" not in os.environ)
-        text = json.dumps(report, indent=2) + "\n" if fmt == "json" else RENDERERS[fmt](report, color=color)
+        text = renderers[fmt](report, color=color)
         if probe_summary is not None:
             from .probe.cli import with_probe_summary
 
@@ -134,7 +142,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UsageError(f"cannot write {dest}: {exc.strerror}") from None
             sys.stderr.write(f"prodready: wrote {fmt} report to {dest}\n")
-    return 1 if report["gates"]["failed"] else 0
 
 
 _ASCII = str.maketrans({"█": "#", "░": "-", "·": ".", "—": "-", "−": "-", "…": "..."})

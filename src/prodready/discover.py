@@ -139,12 +139,13 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(excludes or [])
     seen_files: set[tuple[int, int]] = set()
     root_str = str(root)
-    # stack of (abs dir, rel dir, list of (rel_base, PathSpec) gitignores in force)
-    stack: list[tuple[str, str, list[tuple[str, pathspec.PathSpec]]]] = [(root_str, "", [])]
-    root_st = os.stat(root_str)
-    seen_dirs: set[tuple[int, int]] = {(root_st.st_dev, root_st.st_ino)}
+    # stack of (abs dir, rel dir, gitignores in force as (rel_base, PathSpec), real path of the dir). Directories
+    # are identified by their real path (a symlinked one by its target's), so symlink loops and directories
+    # reached twice are caught without a stat per directory: only files and symlinks are stat'ed.
+    stack: list[tuple[str, str, list[tuple[str, pathspec.PathSpec]], str]] = [(root_str, "", [], root_str)]
+    seen_dirs: set[str] = {root_str}
     while stack:
-        dirpath, rel_dir, ignores = stack.pop()
+        dirpath, rel_dir, ignores, real_dir = stack.pop()
         try:
             entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
         except OSError as exc:
@@ -157,37 +158,49 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
         subdirs = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            st = None
             try:
                 is_link = entry.is_symlink()
-                st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
+                if is_link:
+                    st = os.stat(entry.path)  # the target (raises when the link is broken)
+                    is_dir, is_reg = stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode)
+                else:  # the type comes with the directory listing: no system call
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_reg = not is_dir and entry.is_file(follow_symlinks=False)
             except OSError:
                 disc.skipped.append((rel, "broken symlink or unreadable entry"))
                 continue
-            is_dir = stat.S_ISDIR(st.st_mode)
             if is_dir and entry.name in DEFAULT_EXCLUDED_DIRS:
                 continue
-            if exclude_spec.match_file(rel + ("/" if is_dir else "")) or _ignored(ignores, rel, is_dir):
+            if (excludes and exclude_spec.match_file(rel + ("/" if is_dir else ""))) or \
+                    (ignores and _ignored(ignores, rel, is_dir)):
                 continue
+            real = f"{real_dir}/{entry.name}"
             if is_link:
                 real = os.path.realpath(entry.path)
                 if not (real == root_str or real.startswith(root_str + os.sep)):
                     disc.skipped.append((rel, "symlink points outside the scanned root; not followed"))
                     continue
-                if is_dir and (st.st_dev, st.st_ino) in seen_dirs:
+                if is_dir and real in seen_dirs:
                     disc.skipped.append((rel, "symlink loop or directory already scanned; not followed"))
                     continue
             if is_dir:
-                key = (st.st_dev, st.st_ino)
-                if key in seen_dirs:
+                if real in seen_dirs:
                     continue
-                seen_dirs.add(key)
-                subdirs.append((entry.path, rel, ignores))
+                seen_dirs.add(real)
+                subdirs.append((entry.path, rel, ignores, real))
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if not is_reg:
                 continue
             kind = classify(rel)
             if kind is None:
                 continue
+            if st is None:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    disc.skipped.append((rel, "unreadable entry"))
+                    continue
             ino = (st.st_dev, st.st_ino)
             if ino in seen_files:  # hard link or symlink to a file already listed: never read twice
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import fnmatch
 import functools
@@ -52,6 +53,9 @@ class ScanOptions:
     today: dt.date | None = None
     # outcomes observed by live probes, per control id (``prodready scan --targets``); the live verdict decides
     live: dict[str, list[Outcome]] | None = None
+    # leave the cache writers (forked children) running when scan() returns; the caller renders its output
+    # meanwhile and then calls finish_background()
+    defer_cache_writes: bool = False
 
 
 def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | None = None) -> tuple[Project, dict]:
@@ -100,7 +104,7 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | N
                     fresh.append((sf.rel, sf.size, sf.mtime_ns, digest))
             slots[i] = parsed_file
         if blob is not None and fresh:
-            cache.store_shard(fresh, blob)
+            cache.store_shard(fresh, *blob)
         done += len(batch)
         if opts.progress:
             opts.progress(done, total)
@@ -168,7 +172,8 @@ def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
 def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
     """Read and parse files, in worker processes when there are many. Each file is read exactly once,
     by whichever process parses it; content seen before (the cache) is not parsed again. Yields batches:
-    ([(position in jobs, (content hash, Parsed or None if the cache holds it))], pickled new parses or None)."""
+    ([(position in jobs, (content hash, Parsed or None if the cache holds it))], None or, from a worker,
+    (its new parses pickled, the same unpickled))."""
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < PARALLEL_MIN_FILES or workers < 2:
         step = 200
@@ -189,16 +194,33 @@ def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
     except ValueError:  # platforms without fork
         ctx = mp.get_context()
     known = frozenset(cache.where)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+    # this process parses too, taking the next chunk whenever no worker result is waiting: its own parses
+    # need no pickling, and the dynamic split keeps every core busy until the last chunk
+    pending: collections.deque = collections.deque()
+    nxt = 0
+    with cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
                                 initargs=(known,)) as pool:
-        for items, blob in pool.map(_parse_chunk, chunks):
-            fresh = iter(pickle.loads(blob))  # made by our own worker just now
-            batch = []
-            for pos, (digest, parsed) in items:
-                if digest is not None and digest.startswith("+"):
-                    digest, parsed = digest[1:], next(fresh)
-                batch.append((pos, (digest, parsed)))
-            yield batch, blob
+        while nxt < len(chunks) or pending:
+            while nxt < len(chunks) and len(pending) < 2 * (workers - 1):  # keep every worker fed
+                pending.append(pool.submit(_parse_chunk, chunks[nxt]))
+                nxt += 1
+            if pending and (pending[0].done() or nxt >= len(chunks)):
+                yield _worker_batch(*pending.popleft().result())
+            elif nxt < len(chunks):
+                first, mine = chunks[nxt]
+                nxt += 1
+                yield [(first + n, _read_and_parse(job, cache)) for n, job in enumerate(mine)], None
+
+
+def _worker_batch(items: list, blob: bytes) -> tuple[list, tuple[bytes, list]]:
+    parses = pickle.loads(blob)  # made by our own worker just now
+    fresh = iter(parses)
+    batch = []
+    for pos, (digest, parsed) in items:
+        if digest is not None and digest.startswith("+"):
+            digest, parsed = digest[1:], next(fresh)
+        batch.append((pos, (digest, parsed)))
+    return batch, (blob, parses)
 
 
 def scan(root: Path, opts: ScanOptions | None = None) -> dict[str, Any]:
@@ -276,11 +298,21 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     if not stats.get("report_cached"):
         stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
-    cache_mod.wait(stats.pop("_saver", None))
-    cache_mod.wait(writer)
+    _BACKGROUND.extend(pid for pid in (stats.pop("_saver", None), writer) if pid)
+    if not opts.defer_cache_writes:
+        finish_background()
     report["stats"] = stats
     report["config"] = cfg.source and os.path.relpath(cfg.source, root)
     return report
+
+
+_BACKGROUND: list[int] = []  # cache writers (forked children) not waited for yet
+
+
+def finish_background() -> None:
+    """Wait for the cache writers of earlier scans (see ``ScanOptions.defer_cache_writes``)."""
+    while _BACKGROUND:
+        cache_mod.wait(_BACKGROUND.pop())
 
 
 def _fingerprint(disc: Discovery, cfg: Config, opts: ScanOptions, today: dt.date, inputs: list[Path | None]) -> str:
@@ -385,8 +417,9 @@ def _control_result(project: Project, cid: str, c: Control, cfg: Config, waivers
                 continue
         if o.status == "fail":
             w = _match_waiver(waivers, cid, o, today)
-            if w is not None:
-                w.used += 1
+            if w is not None:  # counted by the caller from ``uses`` (this may run in a forked child)
+                i = next(n for n, x in enumerate(waivers) if x is w)
+                uses[i] = uses.get(i, 0) + 1
                 waived.append({**item, "reason": w.reason, "expires": w.expires.isoformat()})
                 continue
         evidence.append(item)

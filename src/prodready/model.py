@@ -515,8 +515,12 @@ class Project:
         end = text.find("\n", start)
         return text[start:end if end >= 0 else None].strip()[:200]
 
-    def _source_kinds(self) -> set[str | None]:
-        return self.derived("source-kinds", lambda: {self.files.get(path) for path in self.sources})
+    def _text_indexes(self) -> dict[str | None, TextIndex]:
+        """One lower-cased text index per file kind (searches name the kinds they look at)."""
+        by_kind: dict[str | None, list[tuple[str, str]]] = {}
+        for path, text in self.sources.items():
+            by_kind.setdefault(self.files.get(path), []).append((path, text))
+        return {kind: TextIndex(items) for kind, items in by_kind.items()}
 
     def search_text(self, pattern: str, kinds: tuple[str, ...] | None = None,
                     flags: int = re.I | re.M, hints: tuple[str, ...] = ()) -> list[Loc]:
@@ -528,10 +532,10 @@ class Project:
         only = None
         if literals is not None:  # files holding none of the literals every match needs cannot match
             only = set()
-            for kind in (kinds if kinds is not None else self._source_kinds()):
-                only |= self.derived(("text-index", kind), lambda kind=kind: TextIndex(
-                    (path, text) for path, text in self.sources.items() if self.files.get(path) == kind
-                )).candidates(literals)
+            indexes = self.derived("text-indexes", self._text_indexes)
+            for kind in (kinds if kinds is not None else indexes):
+                if kind in indexes:
+                    only |= indexes[kind].candidates(literals)
         for path, text in self.sources.items():
             if kinds is not None and self.files.get(path) not in kinds:
                 continue

@@ -6,7 +6,7 @@ Defines no control; the modules that do import from here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -22,6 +22,7 @@ INFRA_ROUTE = re.compile(r"^/?(api/)?(v\d+/)?(health|healthz|healthcheck|health-
                          r"swagger[^/]*|favicon\.ico|robots\.txt)/?$", re.I)
 
 
+@lru_cache(maxsize=65536)  # pure, and asked for the same paths by many controls
 def is_test(path: str) -> bool:
     return bool(TEST_PATH.search(path))
 
@@ -62,41 +63,166 @@ def imports_matching(cf: CodeFile, mods: tuple[str, ...]) -> tuple[str, int] | N
     return min(hits, key=lambda h: h[1]) if hits else None
 
 
+def _import_index(p: Project) -> dict[str, list[int]]:
+    """Every import prefix (the keys of :func:`_prefixes`: each import and each of its parent modules) ->
+    positions in ``p.code`` of the files that have it."""
+    idx: dict[str, list[int]] = {}
+    for i, cf in enumerate(p.code):
+        keys: set[str] = set()
+        for imp in cf.facts.imports:
+            keys.add(imp)
+            j = len(imp)
+            while j > 0:
+                j = max(imp.rfind(".", 0, j), imp.rfind("/", 0, j))
+                if j > 0:
+                    keys.add(imp[:j])
+        for key in keys:
+            idx.setdefault(key, []).append(i)
+    return idx
+
+
+def _importing_positions(p: Project, py: tuple[str, ...], js: tuple[str, ...]) -> list[int]:
+    """Positions in ``p.code`` of the files importing one of ``py`` (Python) / ``js`` (JavaScript, TypeScript).
+    Indexed once per project and remembered per question: dozens of controls ask "which files import X?", and
+    walking every file's imports for each of them dominated evaluation on large repositories."""
+    py, js = tuple(py), tuple(js)  # (memo keys)
+
+    def compute() -> list[int]:
+        # a file matches when one of its language's modules is among its import prefixes (as imports_matching)
+        idx = p.derived("app.import-index", lambda: _import_index(p))
+        py_hits = {i for m in py for i in idx.get(m, ())}
+        js_hits = {i for m in js for i in idx.get(m, ())}
+        return sorted({i for i in py_hits if p.code[i].language == PY} | {i for i in js_hits
+                                                                         if p.code[i].language != PY})
+
+    return p.derived(("app.importing", py, js), compute)
+
+
+def files_importing(p: Project, py: tuple[str, ...], js: tuple[str, ...] | None = None, *, tests: bool = True
+                    ) -> list[CodeFile]:
+    """Code files (in model order) with an import that :func:`imports_matching` finds among ``py`` (Python files)
+    or ``js`` (JavaScript/TypeScript files; ``py`` again when not given); test code left out unless ``tests``."""
+    out = [p.code[i] for i in _importing_positions(p, py, py if js is None else js)]
+    return out if tests else [cf for cf in out if not is_test(cf.path)]
+
+
+def importing_in(p: Project, cfs: list[CodeFile], py: tuple[str, ...], js: tuple[str, ...] | None = None
+                 ) -> Iterator[tuple[CodeFile, tuple[str, int]]]:
+    """Each of ``cfs`` (in their order) that imports one of ``py``/``js`` (as :func:`files_importing`), with the
+    import :func:`imports_matching` gives; the other files are passed over with a set lookup."""
+    py, js = tuple(py), tuple(py if js is None else js)  # (memo keys)
+    have = p.derived(("app.importing-ids", py, js), lambda: {id(cf) for cf in files_importing(p, py, js)})
+    for cf in cfs:
+        if id(cf) in have:
+            yield cf, imports_matching(cf, py if cf.language == PY else js)  # type: ignore[misc]
+
+
+def first_importing(p: Project, cfs: list[CodeFile], py: tuple[str, ...], js: tuple[str, ...] | None = None
+                    ) -> tuple[CodeFile, tuple[str, int]] | None:
+    """The first of ``cfs`` that imports one of ``py``/``js`` (see :func:`importing_in`), with that import."""
+    return next(importing_in(p, cfs, py, js), None)
+
+
 def import_hits(p: Project, py: tuple[str, ...], js: tuple[str, ...], *, tests: bool = False
                 ) -> list[tuple[Loc, str, CodeFile]]:
     out = []
-    for cf in code(p, tests=tests):
+    for cf in files_importing(p, py, js, tests=tests):
         hit = imports_matching(cf, py if cf.language == PY else js)
-        if hit:
-            out.append((Loc(cf.path, hit[1]), hit[0], cf))
+        out.append((Loc(cf.path, hit[1]), hit[0], cf))  # type: ignore[index]
     return out
 
 
+def in_model_order(p: Project, *groups: list[CodeFile]) -> list[CodeFile]:
+    """The code files of ``groups`` (each a subset of ``p.code``), once each, in model order."""
+    pos = p.derived("app.code-positions", lambda: {id(cf): i for i, cf in enumerate(p.code)})
+    return sorted({id(cf): cf for g in groups for cf in g}.values(), key=lambda cf: pos[id(cf)])
+
+
+def _call_index(p: Project) -> dict[str, list[tuple[int, int]]]:
+    """Callee name -> (file position in ``p.code``, call position in its ``facts.calls``), in model order."""
+    idx: dict[str, list[tuple[int, int]]] = {}
+    for i, cf in enumerate(p.code):
+        for j, c in enumerate(cf.facts.calls):
+            idx.setdefault(c.name, []).append((i, j))
+    return idx
+
+
+def calls_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = True) -> list[tuple[CodeFile, Any]]:
+    """(file, call) for every call of the code (test code left out unless ``tests``) whose resolved callee name passes
+    ``name_test``, in model order (file by file, then call by call): the same calls, in the same order, as walking
+    every file's ``facts.calls`` and keeping those whose name passes. The test runs once per distinct callee name
+    over an index built once per project, instead of once per call in every control that looks for a few callees."""
+    idx = p.derived("app.call-index", lambda: _call_index(p))
+    sel = sorted(pos for name, poss in idx.items() if name_test(name) for pos in poss)
+    out = [(p.code[i], p.code[i].facts.calls[j]) for i, j in sel]
+    return out if tests else [(cf, c) for cf, c in out if not is_test(cf.path)]
+
+
+def files_calling(p: Project, name_test: Callable[[str], Any]) -> list[CodeFile]:
+    """Code files (in model order, test code included) with a call whose callee name passes ``name_test``."""
+    idx = p.derived("app.call-index", lambda: _call_index(p))
+    sel = sorted({i for name, poss in idx.items() if name_test(name) for i, _j in poss})
+    return [p.code[i] for i in sel]
+
+
+def unit_of(p: Project, path: str) -> str:
+    """``p.unit_root(path)``, remembered per directory (the answer depends on the directory only): thousands of
+    files share a few hundred directories."""
+    memo = p.derived("app.unit-by-dir", dict)
+    d = path.rsplit("/", 1)[0] if "/" in path else ""
+    unit = memo.get(d)
+    if unit is None:
+        unit = memo[d] = p.unit_root(path)
+    return unit
+
+
 def service_groups(p: Project) -> dict[tuple[str, str], list[HttpApp]]:
-    """HTTP apps grouped by (framework, build unit): one service's routes are often split over files."""
-    groups: dict[tuple[str, str], list[HttpApp]] = {}
-    for app in p.http_apps:
-        if is_test(app.path):
-            continue
-        groups.setdefault((app.framework, p.unit_root(app.path)), []).append(app)
-    return groups
+    """HTTP apps grouped by (framework, build unit): one service's routes are often split over files (computed once
+    per project; the lists are shared, read them only)."""
+    def compute() -> dict[tuple[str, str], list[HttpApp]]:
+        groups: dict[tuple[str, str], list[HttpApp]] = {}
+        for app in p.http_apps:
+            if is_test(app.path):
+                continue
+            groups.setdefault((app.framework, unit_of(p, app.path)), []).append(app)
+        return groups
+
+    return dict(p.derived("app.service-groups", compute))
 
 
 def unit_code(p: Project, unit: str) -> list[CodeFile]:
     """Non-test code files of one build unit ("" = the repository root and everything outside units); the index is
     built once per project, so per-service lookups stay linear on monorepos."""
+    return _unit_index(p).get(unit, [])
+
+
+def code_units(p: Project) -> list[str]:
+    """The build units that hold non-test code (see :func:`unit_code`)."""
+    return list(_unit_index(p))
+
+
+def _unit_index(p: Project) -> dict[str, list[CodeFile]]:
     idx = getattr(p, "_app_unit_index", None)
     if idx is None or idx[0] != len(p.code):
         by_unit: dict[str, list[CodeFile]] = {}
         for cf in code(p):
-            by_unit.setdefault(p.unit_root(cf.path), []).append(cf)
+            by_unit.setdefault(unit_of(p, cf.path), []).append(cf)
         idx = (len(p.code), by_unit)
         p._app_unit_index = idx  # type: ignore[attr-defined]
-    return idx[1].get(unit, [])
+    return idx[1]
 
 
 def route_function(p: Project, app: HttpApp, route: Route) -> Function | None:
-    """The Python function that handles ``route`` (FastAPI/Flask decorators)."""
+    """The Python function that handles ``route`` (FastAPI/Flask decorators); looked up once per route and
+    remembered for the other controls that ask."""
+    memo = p.derived("app.route-functions", dict)
+    hit = memo.get(id(route))
+    if hit is None or hit[0] is not route:  # (the route is kept with its id, so the id stays its own)
+        hit = memo[id(route)] = (route, _route_function(p, route))
+    return hit[1]
+
+
+def _route_function(p: Project, route: Route) -> Function | None:
     if route.handler is None:
         return None
     cf = _code_by_path(p).get(route.loc.path)
@@ -259,6 +385,7 @@ DATASTORE_KINDS = {
 }
 
 
+@lru_cache(maxsize=16384)  # a pure function of the image name, asked for every container by several controls
 def datastore_kind(image_repo: str | None) -> str | None:
     if not image_repo:
         return None
@@ -281,19 +408,22 @@ class Datastore:
 
 def datastores(p: Project, *kinds: str, production: bool = True) -> list[Datastore]:
     """Datastore servers the repository runs itself (Kubernetes workloads and Compose services; Compose files judged
-    to be local development environments are left out when ``production``)."""
-    out = []
-    for w in p.workloads:
-        if production and w.dev_only:
-            continue
-        if not w.long_running:
-            continue
-        for c in w.app_containers:
-            k = datastore_kind(c.image.repository if c.image else None)
-            if k and (not kinds or k in kinds):
-                out.append(Datastore(k, w, c))
-                break
-    return out
+    to be local development environments are left out when ``production``). Computed once per question."""
+    def compute() -> list[Datastore]:
+        out = []
+        for w in p.workloads:
+            if production and w.dev_only:
+                continue
+            if not w.long_running:
+                continue
+            for c in w.app_containers:
+                k = datastore_kind(c.image.repository if c.image else None)
+                if k and (not kinds or k in kinds):
+                    out.append(Datastore(k, w, c))
+                    break
+        return out
+
+    return list(p.derived(("app.datastores", kinds, production), compute))
 
 
 def container_args(c) -> str:

@@ -652,14 +652,16 @@ def final_lineage(d: Dockerfile) -> set[int]:
     return {s.index for s in d.final.lineage()} if d.final is not None else set()
 
 
-_CACHE: dict[int, tuple[Dockerfile, Facts]] = {}
-
-
 def facts(d: Dockerfile) -> Facts:
-    """Every RUN of the Dockerfile read as a script, with the state it runs in (memoised per Dockerfile)."""
-    hit = _CACHE.get(id(d))
-    if hit is not None and hit[0] is d:
-        return hit[1]
+    """Every RUN of the Dockerfile read as a script, with the state it runs in. Memoised on the Dockerfile object
+    (a model object built per scan, never pickled): about twenty controls read the same RUNs."""
+    f = d.__dict__.get("_shell_facts")
+    if f is None:
+        f = d._shell_facts = _facts(d)  # type: ignore[attr-defined]
+    return f
+
+
+def _facts(d: Dockerfile) -> Facts:
     runs: list[Run] = []
     declared: dict[str, set[int]] = {}
     ends: dict[int, StageState] = {}
@@ -685,11 +687,7 @@ def facts(d: Dockerfile) -> Facts:
                 runs.append(Run(ins, s, cmds, mounts(ins), {**args, **env}, shell, unsafe, frozenset(conf)))
                 conf |= conf_written(cmds)
         ends[s.index] = StageState(env, shell, conf)
-    f = Facts(runs, declared, final_lineage(d))
-    if len(_CACHE) > 512:
-        _CACHE.clear()
-    _CACHE[id(d)] = (d, f)
-    return f
+    return Facts(runs, declared, final_lineage(d))
 
 
 def stage_scope(d: Dockerfile, stage: Stage, upto: Instruction | None = None) -> dict[str, str | None]:

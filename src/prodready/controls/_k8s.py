@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from ..build import pod_template
@@ -88,19 +89,26 @@ def at(loc: Loc, obj: Any, key: Any = None) -> Loc:
 
 
 def k8s_workloads(p: Project) -> list[Workload]:
-    return [w for w in p.workloads if w.source == "k8s"]
+    """The Kubernetes workloads (listed once per project)."""
+    return list(p.derived("k8s.workloads", lambda: [w for w in p.workloads if w.source == "k8s"]))
 
 
 def k8s_containers(p: Project, include_init: bool = True, linux: bool = False
                    ) -> Iterator[tuple[Workload, Container]]:
-    """Every (workload, container) of Kubernetes workloads; ``linux=True`` leaves out Windows pods."""
-    for w in p.workloads:
-        if w.source != "k8s" or (linux and is_windows(w)):
-            continue
-        for c in w.containers:
-            if c.init and not include_init:
+    """Every (workload, container) of Kubernetes workloads; ``linux=True`` leaves out Windows pods. The pairs are
+    listed once per project and variant: about forty controls walk them."""
+    def pairs() -> list[tuple[Workload, Container]]:
+        out = []
+        for w in p.workloads:
+            if w.source != "k8s" or (linux and is_windows(w)):
                 continue
-            yield w, c
+            for c in w.containers:
+                if c.init and not include_init:
+                    continue
+                out.append((w, c))
+        return out
+
+    return iter(p.derived(("k8s.containers", include_init, linux), pairs))
 
 
 def is_windows(w: Workload) -> bool:
@@ -112,8 +120,11 @@ def is_windows(w: Workload) -> bool:
 
 
 def pod_meta(w: Workload) -> dict:
-    """The pod template's metadata (a Pod's own metadata)."""
-    return pod_template(w.raw)[0] if isinstance(w.raw, dict) else {}
+    """The pod template's metadata (a Pod's own metadata); remembered on the workload (read it only)."""
+    memo = w.__dict__.get("_pod_meta")
+    if memo is None:
+        memo = w._pod_meta = pod_template(w.raw)[0] if isinstance(w.raw, dict) else {}  # type: ignore[attr-defined]
+    return memo
 
 
 def pod_annotations(w: Workload) -> dict:
@@ -129,7 +140,13 @@ def container_sc(c: Container) -> dict:
 
 
 def cref(w: Workload, c: Container) -> str:
-    return f"{w.ref} container {c.name}"
+    # remembered on the container (for its workload): every per-container control names the same containers
+    memo = c.__dict__.get("_cref")
+    if memo is not None and memo[0] is w:
+        return memo[1]
+    ref = f"{w.ref} container {c.name}"
+    c._cref = (w, ref)  # type: ignore[attr-defined]
+    return ref
 
 
 def obj_ref(o: K8sObject) -> str:
@@ -177,7 +194,13 @@ class Objects:
 
 
 def by_name(p: Project, *kinds: str) -> Objects:
-    return Objects(o for kind in kinds for o in p.objects(kind))
+    """Objects of ``kinds`` by kind, namespace and name (built once per project and kinds: read-only)."""
+    return p.derived(("k8s.by-name", kinds), lambda: Objects(o for kind in kinds for o in p.objects(kind)))
+
+
+def pod_index(p: Project) -> PodIndex:
+    """The project's :class:`PodIndex` (built once per project: read-only)."""
+    return p.derived("k8s.pod-index", lambda: PodIndex(p))
 
 
 class PodIndex:
@@ -246,19 +269,37 @@ class Autoscalers:
 
     def __init__(self, p: Project) -> None:
         self.table: dict[tuple[str, str | None, str], list[K8sObject]] = {}
+        self._seen: dict[int, tuple[Workload, K8sObject | None]] = {}
         for h in p.objects("HorizontalPodAutoscaler"):
             ref = m(m(h.raw.get("spec")).get("scaleTargetRef"))
             if ref.get("name"):
                 self.table.setdefault((str(ref.get("kind", "")), ns(h.namespace), str(ref["name"])), []).append(h)
 
     def get(self, w: Workload) -> K8sObject | None:
+        # remembered per workload (kept alive by the project while this index lives): several controls ask
+        hit = self._seen.get(id(w))
+        if hit is not None and hit[0] is w:
+            return hit[1]
         cands = [h for h in self.table.get((w.kind, ns(w.namespace), w.name), ()) if same_scope(h, w)]
         own = [h for h in cands if scope(h) == scope(w)]
-        return (own or cands or [None])[0]
+        found = (own or cands or [None])[0]
+        self._seen[id(w)] = (w, found)
+        return found
+
+
+def service_targets(p: Project, s: K8sObject) -> list[Workload]:
+    """The workloads a Service's selector selects (``select_map`` of its ``spec.selector``, within its rendering);
+    resolved once per Service and project (read the list only)."""
+    memo = p.derived("k8s.service-targets", dict)
+    hit = memo.get(id(s))
+    if hit is None or hit[0] is not s:  # (the Service is kept with its id, so the id stays its own)
+        hit = memo[id(s)] = (s, pod_index(p).select_map(s.namespace, m(s.raw.get("spec")).get("selector"), near=s))
+    return hit[1]
 
 
 def hpa_for(p: Project) -> Autoscalers:
-    return Autoscalers(p)
+    """The project's :class:`Autoscalers` (built once per project: read-only)."""
+    return p.derived("k8s.autoscalers", lambda: Autoscalers(p))
 
 
 def hpa_min(h: K8sObject) -> int:
@@ -289,7 +330,12 @@ def quantity(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    mt = _QTY_RX.match(str(value))
+    return _quantity_text(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=16384)  # pure; the same few quantities ("500m", "256Mi") are read over and over
+def _quantity_text(text: str) -> float | None:
+    mt = _QTY_RX.match(text)
     if not mt or mt.group(2) not in _SUFFIX:
         return None
     return float(mt.group(1)) * _SUFFIX[mt.group(2)]

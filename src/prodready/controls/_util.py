@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ..model import Container, Loc, Project, Workload
 
@@ -22,25 +23,41 @@ DATASTORE_IMAGES = re.compile(
 def containers(p: Project, include_init: bool = False, production: bool = False
                ) -> Iterator[tuple[Workload, Container]]:
     """Every (workload, container). ``production=True`` leaves out Compose services judged to be local
-    development environments (see ``Workload.dev_only``): runtime-hardening controls do not apply to them."""
-    for w in p.workloads:
-        if production and w.dev_only:
-            continue
-        for c in w.containers:
-            if c.init and not include_init:
+    development environments (see ``Workload.dev_only``): runtime-hardening controls do not apply to them. The
+    pairs are listed once per project and variant: many controls walk them."""
+    def pairs() -> list[tuple[Workload, Container]]:
+        out = []
+        for w in p.workloads:
+            if production and w.dev_only:
                 continue
-            yield w, c
+            for c in w.containers:
+                if c.init and not include_init:
+                    continue
+                out.append((w, c))
+        return out
+
+    return iter(p.derived(("util.containers", include_init, production), pairs))
 
 
 def cref(w: Workload, c: Container) -> str:
-    return w.ref if w.source == "compose" else f"{w.ref} container {c.name}"
+    # remembered on the container (for its workload): the runtime controls name the same containers many times
+    memo = c.__dict__.get("_util_cref")
+    if memo is not None and memo[0] is w:
+        return memo[1]
+    ref = w.ref if w.source == "compose" else f"{w.ref} container {c.name}"
+    c._util_cref = (w, ref)  # type: ignore[attr-defined]
+    return ref
 
 
+# the tests below are pure functions of a short string, asked again for the same names, values and images by
+# many controls: their answers are remembered
+@lru_cache(maxsize=16384)
 def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME_RX.search(name)) and not name.upper().endswith(("_FILE", "_PATH", "_LENGTH", "_TTL",
                                                                             "_EXPIRY", "_EXPIRES", "_ALGORITHM"))
 
 
+@lru_cache(maxsize=16384)
 def is_literal_secret(value: str | None) -> bool:
     if value is None:
         return False
@@ -49,23 +66,36 @@ def is_literal_secret(value: str | None) -> bool:
 
 
 def is_datastore(c: Container) -> bool:
-    return c.image is not None and bool(DATASTORE_IMAGES.search(c.image.repository))
+    return c.image is not None and is_datastore_image(c.image.repository)
+
+
+@lru_cache(maxsize=16384)
+def is_datastore_image(repository: str) -> bool:
+    return bool(DATASTORE_IMAGES.search(repository))
 
 
 def uses_database(p: Project) -> list[Loc]:
-    """Evidence that the project runs or talks to a relational database."""
+    """Evidence that the project runs or talks to a relational database (computed once per project)."""
+    return list(p.derived("util.uses-database", lambda: _uses_database(p)))
+
+
+def _uses_database(p: Project) -> list[Loc]:
     locs: list[Loc] = []
     for _w, c in containers(p):
         if c.image is not None and re.search(r"(^|/)(postgres|postgresql|mysql|mariadb|timescaledb|postgis)", c.image.repository):
             locs.append(c.loc)
-    for cf in p.code:
+    from ._app import files_importing
+
+    py_db = ("sqlalchemy", "psycopg", "psycopg2", "asyncpg", "django.db", "pymysql", "sqlmodel")
+    js_db = ("pg", "mysql2", "knex", "typeorm", "@prisma/client", "sequelize", "postgres")
+    for cf in files_importing(p, py_db, js_db):  # files importing one of them or a submodule (project index)
         if cf.language == "python":
-            for mod in ("sqlalchemy", "psycopg", "psycopg2", "asyncpg", "django.db", "pymysql", "sqlmodel"):
+            for mod in py_db:
                 if mod in cf.facts.imports:
                     locs.append(Loc(cf.path, cf.facts.imports[mod]))
                     break
         else:
-            for mod in ("pg", "mysql2", "knex", "typeorm", "@prisma/client", "sequelize", "postgres"):
+            for mod in js_db:
                 if mod in cf.facts.imports:
                     locs.append(Loc(cf.path, cf.facts.imports[mod]))
                     break
@@ -73,6 +103,76 @@ def uses_database(p: Project) -> list[Loc]:
         if "aws_db_instance" in str(tf) or "aws_rds_cluster" in str(tf) or "google_sql_database_instance" in str(tf):
             locs.append(Loc(path, None))
     return locs
+
+
+def files_named(p: Project, *names: str) -> list[str]:
+    """Paths (in ``p.files`` order) whose file name is one of ``names``, from a file-name index built once per
+    project (several controls look for a few well-known file names among thousands of files)."""
+    def index() -> dict[str, list[str]]:
+        idx: dict[str, list[str]] = {}
+        for path in p.files:
+            idx.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+        return idx
+
+    idx = p.derived("util.files-by-name", index)
+    if len(names) == 1:
+        return list(idx.get(names[0], ()))
+    pos = p.derived("util.file-positions", lambda: {path: i for i, path in enumerate(p.files)})
+    return sorted((path for n in set(names) for path in idx.get(n, ())), key=pos.__getitem__)
+
+
+def ascii_lower(text: str) -> str | None:
+    """``text.lower()`` when the text is ASCII, None otherwise. For ASCII text, a case-insensitive search for an
+    ASCII word finds it exactly where the lowered text contains the lowered word, so a fast ``in`` can stand in for
+    it; some non-ASCII letters match ASCII ones under ``re.I`` (dotless i, long s) yet lower differently, so callers
+    must fall back to the pattern itself on None."""
+    return text.lower() if text.isascii() else None
+
+
+def may_contain(text: str, words: tuple[str, ...]) -> bool:
+    """False only when ``text`` surely holds none of the lowercase ASCII ``words`` in any letter case: a cheap
+    pre-check for a case-insensitive pattern that cannot match without one of them (see :func:`ascii_lower`)."""
+    low = ascii_lower(text)
+    return low is None or any(w in low for w in words)
+
+
+def lowered(p: Project, key: str, text: str) -> str | None:
+    """``ascii_lower(text)``, remembered per project under ``key`` (e.g. "doc:" + path): several controls search
+    the same documents and sources case-insensitively."""
+    memo = p.derived("util.lowered", dict)
+    if key not in memo:
+        memo[key] = ascii_lower(text)
+    return memo[key]
+
+
+class Folded:
+    """A case-insensitive pattern for long texts. CPython's ``re`` is several times slower with ``re.I`` on
+    alternations of words; on ASCII text the same pattern with its letters lowered, run without ``re.I`` over the
+    lowered text, matches exactly the same spans (a letter matches a pattern letter exactly when their lower cases
+    are equal; word boundaries and the digit, space and word classes do not depend on case there). Other text uses
+    the ``re.I`` pattern. The pattern must be ASCII; a letter after a backslash (an escape) is kept as written."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        assert pattern.isascii() and not re.search(r"\\[NxuU0-9]|\(\?P", pattern), pattern
+        self.rx = re.compile(pattern, flags | re.I)
+        out, i = [], 0
+        while i < len(pattern):
+            if pattern[i] == "\\":
+                out.append(pattern[i:i + 2])
+                i += 2
+                continue
+            out.append(pattern[i].lower())
+            i += 1
+        self.folded = re.compile("".join(out), flags)
+
+    def span(self, text: str, low: str | None) -> tuple[int, int] | None:
+        """Span of the first match in ``text`` (``low``: its :func:`ascii_lower`)."""
+        m = self.folded.search(low) if low is not None else self.rx.search(text)
+        return m.span() if m else None
+
+    def count(self, text: str, low: str | None) -> int:
+        """Number of (non-overlapping) matches, as ``len(findall(text))``."""
+        return len(self.folded.findall(low) if low is not None else self.rx.findall(text))
 
 
 def selects(selector: dict | None, labels: dict[str, str]) -> bool:
@@ -114,12 +214,17 @@ def ci_steps(p: Project):
 def ci_find(p: Project, pattern: str) -> list[tuple[Loc, str]]:
     """Steps whose action or command matches ``pattern`` (case-insensitive)."""
     rx = re.compile(pattern, re.I)
-    hits = []
-    for pl, job, s in ci_steps(p):
-        text = "\n".join(x for x in (s.uses or "", s.run or "", s.name or "", job.name) if x)
-        if rx.search(text):
-            hits.append((s.loc, f"{pl.path} job '{job.name}'"))
-    return hits
+    return [(s.loc, f"{pl.path} job '{job.name}'") for pl, job, s, text in _ci_step_texts(p) if rx.search(text)]
+
+
+def _ci_step_texts(p: Project) -> list[tuple]:
+    """(pipeline, job, step, the step's searchable text) of every CI step; joined once per project, since several
+    controls search the steps."""
+    def texts() -> list[tuple]:
+        return [(pl, job, s, "\n".join(x for x in (s.uses or "", s.run or "", s.name or "", job.name) if x))
+                for pl, job, s in ci_steps(p)]
+
+    return p.derived("util.ci-step-texts", texts)
 
 
 def doc_matching(p: Project, name_rx: str, heading_rx: str, min_words: int = 40):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
-from ._app import nginx_directives
+from ._app import calls_where, files_calling, files_importing, in_model_order, nginx_directives, unit_of
 from .base import control, failed, not_applicable, passed
 
 HEALTH_RX = re.compile(r"^/?(api/)?(v\d+/)?(health|healthz|healthcheck|health-check|livez|readyz|ready|readiness|"
@@ -51,7 +51,7 @@ def health_endpoint(p):
 
 
 def _service_root(p, path: str) -> str:
-    return p.unit_root(path)
+    return unit_of(p, path)
 
 
 def _py_calls(p, *names):
@@ -60,6 +60,12 @@ def _py_calls(p, *names):
             for c in cf.facts.calls:
                 if c.name in names:
                     yield cf, c
+
+
+def _cors_callee(name: str) -> bool:
+    """A callee the CORS control judges (Python or JavaScript)."""
+    return name.endswith((".add_middleware", "enableCors")) or name in ("flask_cors.CORS", "flask_cors.cross_origin",
+                                                                         "cors", "@fastify/cors")
 
 
 @control(
@@ -76,63 +82,62 @@ def _py_calls(p, *names):
 )
 def cors_restricted(p):
     any_ = False
-    for cf in p.code:
+    # the calls that can configure CORS, in file and call order (project call index)
+    for cf, c in calls_where(p, _cors_callee):
         if cf.language == "python":
-            for c in cf.facts.calls:
-                target = None
-                if c.name.endswith(".add_middleware") and c.args and "CORSMiddleware" in str(c.args[0][1]):
-                    target = c.kwargs
-                    origin = target.get("allow_origins")
-                    regex = target.get("allow_origin_regex")
-                elif c.name in ("flask_cors.CORS", "flask_cors.cross_origin"):
-                    target = c.kwargs
-                    origin = target.get("origins")
-                    regex = None
-                    res = target.get("resources")
-                    if res is not None and res[0] == "lit" and isinstance(res[1], dict):
-                        # per-resource options; a resource without "origins" gets the global origins (default '*')
-                        glob = "*" if origin is None else origin[1] if origin[0] == "lit" else None
-                        per = [o.get("origins", glob) if isinstance(o, dict) else glob for o in res[1].values()]
-                        flat = [x for o in per for x in (o if isinstance(o, list) else [o])]
-                        if "*" in flat or None not in flat:
-                            origin = ("lit", ["*"] if "*" in flat else flat)
-                if target is None:
-                    continue
-                any_ = True
-                if origin is not None and origin[0] == "name":  # a module-level constant: read its value
-                    const = next((a.value for a in cf.facts.assigns if a.target == origin[1]), None)
-                    if const is not None and const[0] == "lit":
-                        origin = const
-                creds = target.get("allow_credentials", target.get("supports_credentials", ("lit", False)))
-                loc = Loc(cf.path, c.line)
-                wildcard = origin is None and c.name.startswith("flask_cors") or \
-                    (origin is not None and origin[0] == "lit" and ("*" in origin[1] if isinstance(origin[1], (list, str)) else False))
-                if regex is not None and regex[0] == "lit" and regex[1] in (".*", "^.*$", ".+"):
-                    wildcard = True
-                if wildcard and creds == ("lit", True):
-                    yield failed("CORS allows any origin with credentials", loc, cf.path)
-                elif wildcard:
-                    yield failed("CORS allows any origin ('*')", loc, cf.path)
-                elif origin is None or origin[0] != "lit":
-                    yield passed("CORS origins come from configuration", loc, cf.path, confidence="medium")
-                else:
-                    yield passed(f"CORS limited to {origin[1]}", loc, cf.path)
+            target = None
+            if c.name.endswith(".add_middleware") and c.args and "CORSMiddleware" in str(c.args[0][1]):
+                target = c.kwargs
+                origin = target.get("allow_origins")
+                regex = target.get("allow_origin_regex")
+            elif c.name in ("flask_cors.CORS", "flask_cors.cross_origin"):
+                target = c.kwargs
+                origin = target.get("origins")
+                regex = None
+                res = target.get("resources")
+                if res is not None and res[0] == "lit" and isinstance(res[1], dict):
+                    # per-resource options; a resource without "origins" gets the global origins (default '*')
+                    glob = "*" if origin is None else origin[1] if origin[0] == "lit" else None
+                    per = [o.get("origins", glob) if isinstance(o, dict) else glob for o in res[1].values()]
+                    flat = [x for o in per for x in (o if isinstance(o, list) else [o])]
+                    if "*" in flat or None not in flat:
+                        origin = ("lit", ["*"] if "*" in flat else flat)
+            if target is None:
+                continue
+            any_ = True
+            if origin is not None and origin[0] == "name":  # a module-level constant: read its value
+                const = next((a.value for a in cf.facts.assigns if a.target == origin[1]), None)
+                if const is not None and const[0] == "lit":
+                    origin = const
+            creds = target.get("allow_credentials", target.get("supports_credentials", ("lit", False)))
+            loc = Loc(cf.path, c.line)
+            wildcard = origin is None and c.name.startswith("flask_cors") or \
+                (origin is not None and origin[0] == "lit" and ("*" in origin[1] if isinstance(origin[1], (list, str)) else False))
+            if regex is not None and regex[0] == "lit" and regex[1] in (".*", "^.*$", ".+"):
+                wildcard = True
+            if wildcard and creds == ("lit", True):
+                yield failed("CORS allows any origin with credentials", loc, cf.path)
+            elif wildcard:
+                yield failed("CORS allows any origin ('*')", loc, cf.path)
+            elif origin is None or origin[0] != "lit":
+                yield passed("CORS origins come from configuration", loc, cf.path, confidence="medium")
+            else:
+                yield passed(f"CORS limited to {origin[1]}", loc, cf.path)
         else:
-            for c in cf.facts.calls:
-                if c.name not in ("cors", "@fastify/cors") and not c.name.endswith("enableCors"):
-                    continue
-                any_ = True
-                loc = Loc(cf.path, c.line)
-                opts = next((a[1] for a in c.args if a[0] == "object"), None)
-                if opts is None:
-                    yield failed("cors() without options allows any origin", loc, cf.path)
-                    continue
-                origin = opts.get("origin")
-                creds = opts.get("credentials") == ("lit", True)
-                if origin is None or origin == ("lit", "*") or origin == ("lit", True):
-                    yield failed("CORS allows any origin" + (" with credentials" if creds else ""), loc, cf.path)
-                else:
-                    yield passed("CORS origin restricted", loc, cf.path)
+            if c.name not in ("cors", "@fastify/cors") and not c.name.endswith("enableCors"):
+                continue
+            any_ = True
+            loc = Loc(cf.path, c.line)
+            opts = next((a[1] for a in c.args if a[0] == "object"), None)
+            if opts is None:
+                yield failed("cors() without options allows any origin", loc, cf.path)
+                continue
+            origin = opts.get("origin")
+            creds = opts.get("credentials") == ("lit", True)
+            if origin is None or origin == ("lit", "*") or origin == ("lit", True):
+                yield failed("CORS allows any origin" + (" with credentials" if creds else ""), loc, cf.path)
+            else:
+                yield passed("CORS origin restricted", loc, cf.path)
     if not any_:
         yield not_applicable("no CORS configuration in code")
 
@@ -159,7 +164,7 @@ INGRESS_RL = re.compile(r"(nginx\.ingress\.kubernetes\.io/limit-(rps|rpm|connect
 )
 def rate_limiting(p):
     evidence = []
-    for cf in p.code:
+    for cf in files_importing(p, RATE_LIMIT_PY, RATE_LIMIT_JS):  # the files with such an import (project index)
         mods = RATE_LIMIT_PY if cf.language == "python" else RATE_LIMIT_JS
         for m in mods:
             for imp, line in cf.facts.imports.items():
@@ -243,25 +248,28 @@ SQL_RECV_HINT = re.compile(r"(cursor|cur|conn|connection|db|session|engine|sqlal
 )
 def sql_parameterized(p):
     any_ = False
-    for cf in p.code:
-        for c in cf.facts.calls:
-            tail = c.name.rsplit(".", 1)[-1]
-            if not SQL_EXEC.search(tail) or not c.args:
-                continue
-            if tail in ("query", "fetch", "text", "raw", "extra") and not SQL_RECV_HINT.search(c.name):
-                continue
-            kind, val = c.args[0][0], c.args[0][1]
-            any_ = True
-            loc = Loc(cf.path, c.line)
-            if kind in ("fstring", "concat", "format", "percent", "template"):
-                yield failed(f"{c.name}() receives SQL built with {kind}", loc, cf.path)
-            elif kind == "lit" and isinstance(val, str) and re.search(r"\b(select|insert|update|delete)\b", val, re.I):
-                yield passed(f"{c.name}() with a constant SQL string", loc, cf.path)
+    # the calls whose callee's last part is an SQL execution method, from the project's call index
+    for cf, c in calls_where(p, lambda name: SQL_EXEC.search(name.rsplit(".", 1)[-1])):
+        if not c.args:
+            continue
+        tail = c.name.rsplit(".", 1)[-1]
+        if tail in ("query", "fetch", "text", "raw", "extra") and not SQL_RECV_HINT.search(c.name):
+            continue
+        kind, val = c.args[0][0], c.args[0][1]
+        any_ = True
+        loc = Loc(cf.path, c.line)
+        if kind in ("fstring", "concat", "format", "percent", "template"):
+            yield failed(f"{c.name}() receives SQL built with {kind}", loc, cf.path)
+        elif kind == "lit" and isinstance(val, str) and re.search(r"\b(select|insert|update|delete)\b", val, re.I):
+            yield passed(f"{c.name}() with a constant SQL string", loc, cf.path)
     if not any_:
         yield not_applicable("no SQL execution calls found")
 
 
 HTTP_CLIENT_CALLS = {f"requests.{m}" for m in ("get", "post", "put", "patch", "delete", "head", "options", "request")}
+OUTBOUND_PY_LIBS = ("requests", "httpx", "aiohttp", "urllib3", "urllib", "psycopg", "psycopg2", "redis")
+OUTBOUND_JS_CALLEES = {"axios", "axios.get", "axios.post", "axios.put", "axios.delete", "axios.request", "axios.create",
+                       "fetch", "node-fetch", "undici.fetch", "undici.request", "got", "got.get", "got.post"}
 
 
 @control(
@@ -279,15 +287,16 @@ HTTP_CLIENT_CALLS = {f"requests.{m}" for m in ("get", "post", "put", "patch", "d
 )
 def outbound_timeouts(p):
     any_ = False
-    for cf in p.code:
+    # only these files can hold a call judged below: Python files importing a client library (exactly the files
+    # the former `imports_any(*OUTBOUND_PY_LIBS)` test kept: Python module names have no "/"), JavaScript files
+    # calling axios/fetch/got/undici (project indexes)
+    py_clients = files_importing(p, OUTBOUND_PY_LIBS, ())
+    js_clients = [cf for cf in files_calling(p, OUTBOUND_JS_CALLEES.__contains__) if cf.language != "python"]
+    for cf in in_model_order(p, py_clients, js_clients):
         if "/test" in f"/{cf.path}" or cf.path.startswith("test"):
             continue
         if cf.language == "python":
-            if not cf.facts.imports_any("requests", "httpx", "aiohttp", "urllib3", "urllib", "psycopg", "psycopg2",
-                                        "redis"):
-                continue
             for c in cf.facts.calls:
-                loc = Loc(cf.path, c.line)
                 tail = c.name.rsplit(".", 1)[-1]
                 is_requests = c.name in HTTP_CLIENT_CALLS or (
                     c.recv in ("requests.Session", "requests.session") and tail in
@@ -295,6 +304,7 @@ def outbound_timeouts(p):
                 is_urllib = c.name == "urllib.request.urlopen"
                 if is_requests or is_urllib:
                     any_ = True
+                    loc = Loc(cf.path, c.line)
                     has = "timeout" in c.kwargs or (is_urllib and len(c.args) >= 3)
                     if has and c.kwargs.get("timeout") != ("lit", None):
                         yield passed(f"{c.name}(…, timeout=…)", loc, cf.path)
@@ -309,6 +319,7 @@ def outbound_timeouts(p):
                     continue
                 kw, mode, what = rule
                 any_ = True
+                loc = Loc(cf.path, c.line)
                 names = (kw,) if isinstance(kw, str) else kw
                 given = [c.kwargs[k] for k in names if k in c.kwargs]
                 if any(v == ("lit", None) for v in given):
@@ -410,8 +421,9 @@ def response_compression(p):
         for m in app.middleware:
             if re.search(r"(gzip|compress|brotli)", m.name, re.I):
                 evidence.append((m.loc, m.name))
-    for cf in p.code:
-        for mod in ("compression", "@fastify/compress", "flask_compress", "brotli_asgi"):
+    mods = ("compression", "@fastify/compress", "flask_compress", "brotli_asgi")
+    for cf in files_importing(p, mods):  # the files importing one of them or a submodule (project index)
+        for mod in mods:
             if mod in cf.facts.imports:
                 evidence.append((Loc(cf.path, cf.facts.imports[mod]), mod))
     for path, tree in p.nginx.items():
@@ -424,6 +436,12 @@ def response_compression(p):
         yield failed("no response compression in the app or the proxy", p.http_apps[0].loc if p.http_apps else None)
     else:
         yield not_applicable("no HTTP services")
+
+
+POOL_ENGINES_PY = ("sqlalchemy.create_engine", "sqlalchemy.ext.asyncio.create_async_engine")
+POOLS_PY = ("asyncpg.create_pool", "psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPool",
+            "psycopg2.pool.ThreadedConnectionPool", "psycopg2.pool.SimpleConnectionPool")
+POOLS_JS = ("pg.Pool", "mysql2.createPool", "mysql2/promise.createPool")
 
 
 @control(
@@ -439,31 +457,29 @@ def response_compression(p):
 )
 def connection_pooling(p):
     any_ = False
-    for cf in p.code:
-        for c in cf.facts.calls:
-            loc = Loc(cf.path, c.line)
-            if cf.language == "python" and c.name in ("sqlalchemy.create_engine", "sqlalchemy.ext.asyncio.create_async_engine"):
-                any_ = True
-                if "pool_size" in c.kwargs or "poolclass" in c.kwargs:
-                    yield passed("engine pool size set", loc, cf.path)
-                else:
-                    yield failed("create_engine() with default pool limits (pool_size not set)", loc, cf.path,
-                                 confidence="medium")
-            elif cf.language == "python" and c.name in ("asyncpg.create_pool", "psycopg_pool.ConnectionPool",
-                                                         "psycopg_pool.AsyncConnectionPool", "psycopg2.pool.ThreadedConnectionPool",
-                                                         "psycopg2.pool.SimpleConnectionPool"):
-                any_ = True
-                if "max_size" in c.kwargs or "maxconn" in c.kwargs or len(c.args) >= 2:
-                    yield passed(f"{c.name} bounded", loc, cf.path)
-                else:
-                    yield failed(f"{c.name} without max size", loc, cf.path)
-            elif cf.language != "python" and c.name in ("pg.Pool", "mysql2.createPool", "mysql2/promise.createPool"):
-                any_ = True
-                opts = [a[1] for a in c.args if a[0] == "object"]
-                if any("max" in o or "connectionLimit" in o for o in opts):
-                    yield passed("pool size bounded", loc, cf.path)
-                else:
-                    yield failed("pool without an explicit max", loc, cf.path)
+    # the calls of those callees, in file and call order, from the project's call index
+    for cf, c in calls_where(p, set(POOL_ENGINES_PY + POOLS_PY + POOLS_JS).__contains__):
+        loc = Loc(cf.path, c.line)
+        if cf.language == "python" and c.name in POOL_ENGINES_PY:
+            any_ = True
+            if "pool_size" in c.kwargs or "poolclass" in c.kwargs:
+                yield passed("engine pool size set", loc, cf.path)
+            else:
+                yield failed("create_engine() with default pool limits (pool_size not set)", loc, cf.path,
+                             confidence="medium")
+        elif cf.language == "python" and c.name in POOLS_PY:
+            any_ = True
+            if "max_size" in c.kwargs or "maxconn" in c.kwargs or len(c.args) >= 2:
+                yield passed(f"{c.name} bounded", loc, cf.path)
+            else:
+                yield failed(f"{c.name} without max size", loc, cf.path)
+        elif cf.language != "python" and c.name in POOLS_JS:
+            any_ = True
+            opts = [a[1] for a in c.args if a[0] == "object"]
+            if any("max" in o or "connectionLimit" in o for o in opts):
+                yield passed("pool size bounded", loc, cf.path)
+            else:
+                yield failed("pool without an explicit max", loc, cf.path)
     if not any_:
         yield not_applicable("no database clients found in code")
 
@@ -485,7 +501,10 @@ CACHE_JS = ("ioredis", "redis", "node-cache", "lru-cache", "keyv", "cache-manage
     phrases=["caching layer", "Redis cache", "response caching"],
 )
 def caching(p):
-    for cf in p.code:
+    # only files importing a cache client or memoising with functools can pass in this loop (project index)
+    memoising = [cf for cf in p.code if cf.language == "python" and any(
+        c.name in ("functools.lru_cache", "functools.cache") for fn in cf.facts.functions for c in fn.decorators)]
+    for cf in in_model_order(p, files_importing(p, CACHE_PY, CACHE_JS), memoising):
         mods = CACHE_PY if cf.language == "python" else CACHE_JS
         for imp, line in cf.facts.imports.items():
             if any(imp == m or imp.startswith(m + ".") or imp.startswith(m + "/") for m in mods):

@@ -9,7 +9,10 @@ from ..model import Loc
 from ._app import (
     INFRA_ROUTE,
     PY,
+    calls_where,
     code,
+    code_units,
+    first_importing,
     import_hits,
     imports_matching,
     is_test,
@@ -18,6 +21,7 @@ from ._app import (
     service_groups,
     tf_resources,
     unit_code,
+    unit_of,
 )
 from .base import control, failed, not_applicable, passed
 
@@ -26,6 +30,11 @@ OUTBOUND_JS = ("axios", "got", "node-fetch", "undici", "superagent", "@grpc/grpc
 
 
 def _outbound(p) -> list[tuple[Loc, str]]:
+    """The first outbound HTTP call of each code file (computed once per project)."""
+    return list(p.derived("app_resilience.outbound", lambda: _find_outbound(p)))
+
+
+def _find_outbound(p) -> list[tuple[Loc, str]]:
     out = []
     for cf in code(p):
         if cf.language == PY:
@@ -70,16 +79,15 @@ def retries_backoff(p):
     if not out:
         yield not_applicable("no outbound HTTP calls in the code")
         return
-    units = {p.unit_root(path) for _loc, path in out}
+    units = {unit_of(p, path) for _loc, path in out}
     mesh = [o for o in p.objects("VirtualService") if "retries" in str(o.raw.get("spec"))] + \
         [o for o in p.objects("ServiceProfile") if "isRetryable" in str(o.raw.get("spec"))]
     first_by_unit: dict[str, Loc] = {}
     for loc, path in out:
-        first_by_unit.setdefault(p.unit_root(path), loc)
+        first_by_unit.setdefault(unit_of(p, path), loc)
     for unit in sorted(units):
         cfs = unit_code(p, unit)
-        lib = next(((cf, h) for cf in cfs if (h := imports_matching(cf, RETRY_PY if cf.language == PY else RETRY_JS))),
-                   None)
+        lib = first_importing(p, cfs, RETRY_PY, RETRY_JS)
         name = unit or "."
         first = first_by_unit[unit]
         if lib:
@@ -225,11 +233,10 @@ def config_validation(p):
     for o in p.objects("ConfigMap") + p.objects("Secret"):
         cm_keys[(o.namespace, o.name)] = {str(k) for k in (o.raw.get("data") or {})} | {
             str(k) for k in (o.raw.get("stringData") or {})}
-    for unit in sorted({p.unit_root(cf.path) for cf in code(p)}):
+    for unit in sorted(code_units(p)):
         cfs = unit_code(p, unit)
         reads = [(cf, e) for cf in cfs for e in cf.facts.env]
-        lib = next(((cf, h) for cf in cfs if (h := imports_matching(cf, SETTINGS_PY if cf.language == PY
-                                                                    else SETTINGS_JS))), None)
+        lib = first_importing(p, cfs, SETTINGS_PY, SETTINGS_JS)
         settings_cls = next(((cf, line) for cf in cfs if cf.language == PY for name, line, bases in cf.facts.classes
                              if any(b.endswith("BaseSettings") for b in bases)), None)
         if not reads and not lib and not settings_cls:
@@ -274,6 +281,7 @@ def config_validation(p):
 
 
 VERSION_RX = re.compile(r"(^|/)(v\d+(\.\d+)?|api/v\d+|\d{4}-\d{2}-\d{2})(/|$)")
+PREFIX_CALLS = ("APIRouter", "include_router", "Blueprint", "register_blueprint", "use", "setGlobalPrefix")
 
 
 @control(
@@ -290,18 +298,20 @@ VERSION_RX = re.compile(r"(^|/)(v\d+(\.\d+)?|api/v\d+|\d{4}-\d{2}-\d{2})(/|$)")
 def api_versioning(p):
     groups = service_groups(p)
     judged = False
-    nest_versioning = any(c.name.endswith("enableVersioning") for cf in code(p) for c in cf.facts.calls)
+    nest_versioning = bool(calls_where(p, lambda name: name.endswith("enableVersioning"), tests=False))
+    # calls that may mount routes under a prefix, by build unit (from the project's call index)
+    mounts: dict[str, list] = {}
+    for cf, c in calls_where(p, lambda name: name.rsplit(".", 1)[-1] in PREFIX_CALLS, tests=False):
+        mounts.setdefault(unit_of(p, cf.path), []).append(c)
     for (fw, unit), apps in groups.items():
         routes = [r for a in apps for r in a.routes if not INFRA_ROUTE.match(r.path) and r.path not in ("/", "?")]
         if len(routes) < 2:
             continue
         judged = True
         name = f"{fw} service {unit or '.'}"
-        prefixes = [c for cf in unit_code(p, unit) for c in cf.facts.calls
-                    if c.name.rsplit(".", 1)[-1] in ("APIRouter", "include_router", "Blueprint", "register_blueprint",
-                                                     "use", "setGlobalPrefix")
-                    and any(VERSION_RX.search(str(v[1])) for v in list(getattr(c, "kwargs", {}).values()) + c.args
-                            if v[0] == "lit")]
+        prefixes = [c for c in mounts.get(unit, [])
+                    if any(VERSION_RX.search(str(v[1])) for v in list(getattr(c, "kwargs", {}).values()) + c.args
+                           if v[0] == "lit")]
         versioned = [r for r in routes if VERSION_RX.search(r.path)]
         if nest_versioning or prefixes or len(versioned) == len(routes):
             where = versioned[0].loc if versioned else apps[0].loc
@@ -340,10 +350,10 @@ def pagination(p):
     for (fw, unit), apps in service_groups(p).items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
-        if fw == "django" or any(imports_matching(cf, PAGINATION_LIBS_PY) for cf in cfs):
+        if fw == "django" or first_importing(p, cfs, PAGINATION_LIBS_PY):
             drf = [cf for cf in cfs for a in cf.facts.assigns if a.target == "REST_FRAMEWORK" and
                    "PAGINATION" in str(a.value[1])]
-            lib = next(((cf, h) for cf in cfs if (h := imports_matching(cf, PAGINATION_LIBS_PY))), None)
+            lib = first_importing(p, cfs, PAGINATION_LIBS_PY)
             if drf or lib:
                 judged = True
                 where = Loc(lib[0].path, lib[1][1]) if lib else Loc(drf[0].path, None)
@@ -475,10 +485,11 @@ def async_processing(p):
         yield not_applicable("no HTTP application found in code")
         return
     queue = import_hits(p, QUEUE_PY, QUEUE_JS)
-    pushes = [(Loc(cf.path, c.line), c.name) for cf in code(p) for c in cf.facts.calls
-              if PUSH_RX.search(c.name) and re.search(r"(queue|redis|broker|producer|celery|task|bus|kafka|sqs)",
-                                                      c.name.split(".")[0] + str(c.recv), re.I)]
-    bg = [(Loc(cf.path, c.line), c.name) for cf in code(p) for c in cf.facts.calls if c.name.endswith("add_task")]
+    pushes = [(Loc(cf.path, c.line), c.name) for cf, c in calls_where(p, PUSH_RX.search, tests=False)
+              if re.search(r"(queue|redis|broker|producer|celery|task|bus|kafka|sqs)",
+                           c.name.split(".")[0] + str(c.recv), re.I)]
+    bg = [(Loc(cf.path, c.line), c.name) for cf, c in calls_where(p, lambda name: name.endswith("add_task"),
+                                                                  tests=False)]
     heavy = []
     for (fw, _unit), apps in groups.items():
         for app in apps:
@@ -540,16 +551,14 @@ def static_asset_caching(p):
             else:
                 yield failed(f"nginx location {' '.join(d.args)} serves static files without expires/Cache-Control",
                              Loc(path, d.line), path)
-    for cf in code(p):
-        for c in cf.facts.calls:
-            if c.name in ("express.static", "serve-static", "@fastify/static"):
-                any_ = True
-                opts = [a[1] for a in c.args if a[0] == "object"]
-                if any(k in o for o in opts for k in ("maxAge", "immutable", "setHeaders", "cacheControl")):
-                    yield passed(f"{c.name} with maxAge", Loc(cf.path, c.line), cf.path)
-                else:
-                    yield failed(f"{c.name}() without maxAge: static files are revalidated on every request",
-                                 Loc(cf.path, c.line), cf.path)
+    for cf, c in calls_where(p, ("express.static", "serve-static", "@fastify/static").__contains__, tests=False):
+        any_ = True
+        opts = [a[1] for a in c.args if a[0] == "object"]
+        if any(k in o for o in opts for k in ("maxAge", "immutable", "setHeaders", "cacheControl")):
+            yield passed(f"{c.name} with maxAge", Loc(cf.path, c.line), cf.path)
+        else:
+            yield failed(f"{c.name}() without maxAge: static files are revalidated on every request",
+                         Loc(cf.path, c.line), cf.path)
     for r in tf_resources(p, "aws_cloudfront_distribution", "google_compute_backend_bucket", "azurerm_cdn_endpoint",
                           "azurerm_cdn_frontdoor_endpoint", "cloudflare_record", "fastly_service_vcl"):
         any_ = True

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from ..model import Loc
 from ._app import (
     INFRA_ROUTE,
     PY,
+    calls_where,
     code,
     code_by_path,
+    files_importing,
     import_hits,
-    imports_matching,
+    importing_in,
     is_test,
     js_route_call,
     nginx_directives,
@@ -24,7 +27,9 @@ from ._app import (
     service_groups,
     tf_resources,
     unit_code,
+    unit_of,
 )
+from ._util import ascii_lower
 from .base import control, failed, not_applicable, passed
 
 # --- security headers ---------------------------------------------------------------------------
@@ -174,6 +179,13 @@ EDGE_AUTH_ANN = re.compile(r"(nginx\.ingress\.kubernetes\.io/auth-(url|type|sign
                            r"basicauth)|alb\.ingress\.kubernetes\.io/auth-type|konghq\.com/plugins)", re.I)
 
 
+@lru_cache(maxsize=16384)  # pure, and the same paths come back in every service
+def _public_route(path: str) -> bool:
+    """An operational or public route, which needs no authentication."""
+    return bool(INFRA_ROUTE.match(path) or PUBLIC_RX.match(path)) or path in ("?", "/*", "*")
+
+
+@lru_cache(maxsize=16384)  # pure, and asked again for the same few names on every route and decorator
 def _auth_name(name: str | None) -> bool:
     return bool(name) and bool(AUTH_RX.search(name.rsplit(".", 1)[-1] if "." in name else name)) and \
         "session" != name.rsplit(".", 1)[-1].lower() and not name.endswith(("get_session", "get_db", "get_settings"))
@@ -200,38 +212,55 @@ def _fn_auth(fn, router_auth: bool) -> bool:
 
 def _py_global_auth(cfs) -> tuple[set[str], Loc | None]:
     """Router variables whose every route is authenticated, and where the whole app is (global dependency,
-    authentication middleware, before_request hook)."""
+    authentication middleware, before_request hook): the last such place in file order."""
     routers: set[str] = set()
     glob = None
     for cf in cfs:
-        by_line = {a.line: a.target for a in cf.facts.assigns}
-        for c in cf.facts.calls:
-            tail = c.name.rsplit(".", 1)[-1]
-            deps = c.kwargs.get("dependencies")
-            if tail in ("APIRouter", "FastAPI") and deps is not None and any(_auth_name(r) for r in c.refs):
-                if tail == "FastAPI":
-                    glob = Loc(cf.path, c.line)
-                elif c.line in by_line:
-                    routers.add(by_line[c.line])
-            if tail == "include_router" and deps is not None and any(_auth_name(r) for r in c.refs) and c.args:
-                routers.add(str(c.args[0][1]).rsplit(".", 1)[-1])
-            if tail == "add_middleware" and c.args and re.search(r"(auth|jwt|token)", str(c.args[0][1]), re.I):
+        # per file, remembered on the file: services of one build unit share their files
+        found = cf.__dict__.get("_global_auth")
+        if found is None:
+            found = cf._global_auth = _py_global_auth_file(cf)
+        routers |= found[0]
+        glob = found[1] or glob
+    return routers, glob
+
+
+def _py_global_auth_file(cf) -> tuple[set[str], Loc | None]:
+    """:func:`_py_global_auth` of one file."""
+    routers: set[str] = set()
+    glob = None
+    by_line = None
+    for c in cf.facts.calls:
+        if not c.name.endswith(("APIRouter", "FastAPI", "include_router", "add_middleware")):
+            continue  # cheap pre-check: none of the tests below can hold
+        tail = c.name.rsplit(".", 1)[-1]
+        deps = c.kwargs.get("dependencies")
+        if tail in ("APIRouter", "FastAPI") and deps is not None and any(_auth_name(r) for r in c.refs):
+            if by_line is None:
+                by_line = {a.line: a.target for a in cf.facts.assigns}
+            if tail == "FastAPI":
                 glob = Loc(cf.path, c.line)
-        for fn in cf.facts.functions:
-            for d in fn.decorators:
-                tail = d.name.rsplit(".", 1)[-1]
-                if tail in ("before_request", "before_app_request") and _auth_name(fn.name):
-                    glob = Loc(cf.path, fn.line)
-                if tail == "middleware" and _auth_name(fn.name):
-                    glob = Loc(cf.path, fn.line)
-        for a in cf.facts.assigns:
-            if a.target == "MIDDLEWARE" and a.value[0] == "lit" and any(
-                    "LoginRequiredMiddleware" in str(m) for m in a.value[1] or []):
+            elif c.line in by_line:
+                routers.add(by_line[c.line])
+        if tail == "include_router" and deps is not None and any(_auth_name(r) for r in c.refs) and c.args:
+            routers.add(str(c.args[0][1]).rsplit(".", 1)[-1])
+        if tail == "add_middleware" and c.args and re.search(r"(auth|jwt|token)", str(c.args[0][1]), re.I):
+            glob = Loc(cf.path, c.line)
+    for fn in cf.facts.functions:
+        for d in fn.decorators:
+            tail = d.name.rsplit(".", 1)[-1]
+            if tail in ("before_request", "before_app_request") and _auth_name(fn.name):
+                glob = Loc(cf.path, fn.line)
+            if tail == "middleware" and _auth_name(fn.name):
+                glob = Loc(cf.path, fn.line)
+    for a in cf.facts.assigns:
+        if a.target == "MIDDLEWARE" and a.value[0] == "lit" and any(
+                "LoginRequiredMiddleware" in str(m) for m in a.value[1] or []):
+            glob = Loc(cf.path, a.line)
+        if a.target == "REST_FRAMEWORK" and a.value[0] == "lit" and isinstance(a.value[1], dict):
+            perms = a.value[1].get("DEFAULT_PERMISSION_CLASSES") or []
+            if perms and not any(str(x).endswith("AllowAny") for x in perms):
                 glob = Loc(cf.path, a.line)
-            if a.target == "REST_FRAMEWORK" and a.value[0] == "lit" and isinstance(a.value[1], dict):
-                perms = a.value[1].get("DEFAULT_PERMISSION_CLASSES") or []
-                if perms and not any(str(x).endswith("AllowAny") for x in perms):
-                    glob = Loc(cf.path, a.line)
     return routers, glob
 
 
@@ -287,9 +316,16 @@ def _js_auth_lines(cf) -> tuple[dict[str, int], list]:
 
 
 def _js_auth_arg(a) -> bool:
-    v = str(a[1])
-    return bool(re.search(r"(passport|jwt|auth|verify_?token|require_?(user|login)|ensure_?(logged|auth)|"
-                          r"is_?authenticated|clerk|firebase|session_?check|guard|protect)", v, re.I))
+    return _js_auth_text(str(a[1]))
+
+
+@lru_cache(maxsize=16384)  # pure, and asked again for the same middleware names in every file
+def _js_auth_text(v: str) -> bool:
+    return bool(JS_AUTH_RX.search(v))
+
+
+JS_AUTH_RX = re.compile(r"(passport|jwt|auth|verify_?token|require_?(user|login)|ensure_?(logged|auth)|"
+                        r"is_?authenticated|clerk|firebase|session_?check|guard|protect)", re.I)
 
 
 @control(
@@ -313,7 +349,7 @@ def authentication(p):
         yield not_applicable("no HTTP application found in code")
         return
     edge = _edge_auth(p)
-    all_py = [cf for cf in code(p) if cf.language == PY]
+    all_py = None  # the Python files, gathered for the first Django view
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
@@ -322,11 +358,12 @@ def authentication(p):
             yield passed(f"{name}: authentication applies to every route", glob, name)
             continue
         authed, open_ = [], []
-        by_path = {x.path: x for x in cfs}
+        # the unit's files by path (services of one unit share it)
+        by_path = p.derived(("app_security.unit-files", unit), lambda cfs=cfs: {x.path: x for x in cfs})
         js_since: dict[str, tuple[dict, list]] = {}
         for app in apps:
             for r in app.routes:
-                if INFRA_ROUTE.match(r.path) or PUBLIC_RX.match(r.path) or r.path in ("?", "/*", "*"):
+                if _public_route(r.path):
                     continue
                 ok: bool | None = None
                 if fw in ("fastapi", "flask"):
@@ -340,6 +377,8 @@ def authentication(p):
                              None) if ucf is not None else None
                     if c is not None and c.args[1][0] in ("name", "call"):
                         view = str(c.args[1][1]).removesuffix(".as_view")
+                        if all_py is None:
+                            all_py = [cf for cf in code(p) if cf.language == PY]
                         ok = _django_view_auth(p, all_py, view)
                 else:
                     cf = by_path.get(r.loc.path)
@@ -382,7 +421,34 @@ AUTHZ_LIBS_JS = ("casbin", "@casl/ability", "accesscontrol", "nest-access-contro
 FORBIDDEN_RX = r"(\b403\b|HTTP_403_FORBIDDEN|FORBIDDEN\b|Forbidden\b|status\.HTTP_403)"
 
 
+JS_ROLE_CALL_RX = re.compile(r"(^|\.)(authorize|requireRole|checkRole|hasRole|hasPermission|requirePermission|"
+                             r"checkPermission|can)$")
+
+
+@lru_cache(maxsize=16384)  # pure, asked for the same decorator and dependency names over and over
+def _role_name(name: str) -> bool:
+    """The last dotted part of ``name`` reads like a role/permission check."""
+    return bool(ROLE_RX.search(name.rsplit(".", 1)[-1]))
+
+
+# pure tests of callee names, asked for every call: remembered
+@lru_cache(maxsize=16384)
+def _py_permission_call(name: str) -> bool:
+    return name.rsplit(".", 1)[-1] in ("has_perm", "has_perms", "has_permission", "check_permission", "require_role",
+                                       "enforce", "is_allowed", "authorize")
+
+
+@lru_cache(maxsize=16384)
+def _js_role_call(name: str) -> bool:
+    return bool(JS_ROLE_CALL_RX.search(name))
+
+
 def _role_checks(p) -> list[tuple[Loc, str]]:
+    """Role and permission checks in the code (found once per project: two controls ask)."""
+    return list(p.derived("app_security.role-checks", lambda: _find_role_checks(p)))
+
+
+def _find_role_checks(p) -> list[tuple[Loc, str]]:
     out = []
     for loc, mod, _cf in import_hits(p, AUTHZ_LIBS_PY, AUTHZ_LIBS_JS):
         out.append((loc, f"authorization library {mod}"))
@@ -390,19 +456,17 @@ def _role_checks(p) -> list[tuple[Loc, str]]:
         if cf.language == PY:
             for fn in cf.facts.functions:
                 for d in fn.decorators:
-                    if ROLE_RX.search(d.name.rsplit(".", 1)[-1]) or any(ROLE_RX.search(r.rsplit(".", 1)[-1])
-                                                                      for r in d.refs):
+                    if _role_name(d.name) or any(_role_name(r) for r in d.refs):
                         out.append((Loc(cf.path, d.line), f"{d.name} on {fn.name}"))
                 for call in fn.param_calls.values():
-                    if "scopes" in call.kwargs or any(ROLE_RX.search(r.rsplit(".", 1)[-1]) for r in call.refs):
+                    if "scopes" in call.kwargs or any(_role_name(r) for r in call.refs):
                         out.append((Loc(cf.path, call.line), f"{call.name} role/scope dependency on {fn.name}"))
             for a in cf.facts.assigns:
                 if a.target.endswith(".permission_classes") and isinstance(a.value[1], list) and any(
                         not str(v).endswith(("IsAuthenticated", "AllowAny")) for v in a.value[1]):
                     out.append((Loc(cf.path, a.line), f"{a.target} = {a.value[1]}"))
             for c in cf.facts.calls:
-                if c.name.rsplit(".", 1)[-1] in ("has_perm", "has_perms", "has_permission", "check_permission",
-                                                 "require_role", "enforce", "is_allowed", "authorize"):
+                if _py_permission_call(c.name):
                     out.append((Loc(cf.path, c.line), f"{c.name}()"))
         else:
             for d in cf.facts.decorators:
@@ -410,8 +474,7 @@ def _role_checks(p) -> list[tuple[Loc, str]]:
                                                  "Role", "Scopes"):
                     out.append((Loc(cf.path, d.line), f"@{d.name}"))
             for c in cf.facts.calls:
-                if re.search(r"(^|\.)(authorize|requireRole|checkRole|hasRole|hasPermission|requirePermission|"
-                             r"checkPermission|can)$", c.name):
+                if _js_role_call(c.name):
                     out.append((Loc(cf.path, c.line), f"{c.name}()"))
     return out
 
@@ -500,10 +563,12 @@ def signing_keys(p):
     any_ = False
     for cf in code(p):
         if cf.language == PY:
-            env_defaults = {c.line: c for c in cf.facts.calls if c.name in ("os.getenv", "os.environ.get")}
+            env_defaults = None  # environment reads by line, gathered at the first key assignment
             for a in cf.facts.assigns:
                 if not KEY_NAME_RX.search(a.target):
                     continue
+                if env_defaults is None:
+                    env_defaults = {c.line: c for c in cf.facts.calls if c.name in ("os.getenv", "os.environ.get")}
                 any_ = True
                 loc = Loc(cf.path, a.line)
                 kind, val = a.value
@@ -519,7 +584,8 @@ def signing_keys(p):
                     yield passed(f"{a.target} comes from the environment or configuration", loc, cf.path,
                                  confidence="medium")
             for c in cf.facts.calls:
-                if c.name.rsplit(".", 1)[-1] in ("encode", "decode") and c.name.split(".")[0] in ("jwt", "jose") \
+                if c.name.startswith(("jwt", "jose")) and c.name.rsplit(".", 1)[-1] in ("encode", "decode") \
+                        and c.name.split(".")[0] in ("jwt", "jose") \
                         and len(c.args) > 1 and c.args[1][0] == "lit" and isinstance(c.args[1][1], str):
                     any_ = True
                     yield failed(f"{c.name}() signs with {_weak(c.args[1][1])}", Loc(cf.path, c.line), cf.path)
@@ -568,6 +634,17 @@ RAW_PY = re.compile(r"(^|\.)(get_json|request\.json|request\.form|request\.value
                     r"request\.POST)$")
 
 
+@lru_cache(maxsize=1024)  # pure, asked for every route
+def _writes(method: str) -> bool:
+    return any(m in method for m in ("POST", "PUT", "PATCH", "ANY"))
+
+
+@lru_cache(maxsize=16384)  # pure, asked for every call name of every route handler
+def _raw_body_read(cname: str) -> bool:
+    return bool(RAW_PY.search(cname) or cname.endswith("request.json") or cname.endswith(".json") and
+                cname.split(".")[0] in ("request", "req"))
+
+
 @control(
     id="security.input-validation", title="Request bodies are validated against a schema", category="security",
     severity="medium", evidence=["python", "javascript"],
@@ -590,14 +667,13 @@ def input_validation(p):
     body_reads: dict[str, list[Loc]] = {}
     for loc in p.search_text(r"\breq(uest)?\.body\b", kinds=("javascript", "typescript"), hints=(".body",)):
         if not is_test(loc.path):
-            body_reads.setdefault(p.unit_root(loc.path), []).append(loc)
+            body_reads.setdefault(unit_of(p, loc.path), []).append(loc)
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
-        libs = [(Loc(cf.path, hit[1]), hit[0]) for cf in cfs
-                if (hit := imports_matching(cf, VALIDATION_PY if cf.language == PY else VALIDATION_JS))]
+        libs = [(Loc(cf.path, hit[1]), hit[0]) for cf, hit in importing_in(p, cfs, VALIDATION_PY, VALIDATION_JS)]
         raw: list[Loc] = []
-        writes = [r for a in apps for r in a.routes if any(m in r.method for m in ("POST", "PUT", "PATCH", "ANY"))]
+        writes = [r for a in apps for r in a.routes if _writes(r.method)]
         typed: list[str] = []
         for app in apps:
             for r in app.routes:
@@ -605,8 +681,7 @@ def input_validation(p):
                 if fn is None:
                     continue
                 for cname in fn.calls_names:
-                    if RAW_PY.search(cname) or cname.endswith("request.json") or cname.endswith(".json") and \
-                            cname.split(".")[0] in ("request", "req"):
+                    if _raw_body_read(cname):
                         raw.append(Loc(r.loc.path, fn.line))
                         break
                 if fw == "fastapi":
@@ -635,19 +710,24 @@ def input_validation(p):
 
 # --- metrics endpoint exposure ------------------------------------------------------------------
 
+def _maybe_metrics_call(n: str) -> bool:
+    return ("Instrumentator" in n and n.endswith(".expose")) or n.endswith(".mount") or n in (
+        "prometheus_flask_exporter.PrometheusMetrics", "starlette_exporter.handle_metrics", "express-prom-bundle")
+
+
 def _metrics_on_app(p) -> list[tuple[Loc, str]]:
     """Where an HTTP app serves Prometheus metrics on its own (public) port."""
     out = []
-    for cf in code(p):
-        for c in cf.facts.calls:
-            n = c.name
-            if cf.language == PY and (("Instrumentator" in n and n.endswith(".expose")) or
-                                      (n.endswith(".mount") and c.args and c.args[0] == ("lit", "/metrics")) or
-                                      n in ("prometheus_flask_exporter.PrometheusMetrics",
-                                            "starlette_exporter.handle_metrics")):
-                out.append((Loc(cf.path, c.line), cf.path))
-            elif cf.language != PY and n in ("express-prom-bundle",) and c.recv is None:
-                out.append((Loc(cf.path, c.line), cf.path))
+    # the calls the tests below can accept, in file and call order (project call index)
+    for cf, c in calls_where(p, _maybe_metrics_call, tests=False):
+        n = c.name
+        if cf.language == PY and (("Instrumentator" in n and n.endswith(".expose")) or
+                                  (n.endswith(".mount") and c.args and c.args[0] == ("lit", "/metrics")) or
+                                  n in ("prometheus_flask_exporter.PrometheusMetrics",
+                                        "starlette_exporter.handle_metrics")):
+            out.append((Loc(cf.path, c.line), cf.path))
+        elif cf.language != PY and n in ("express-prom-bundle",) and c.recv is None:
+            out.append((Loc(cf.path, c.line), cf.path))
     for app in p.http_apps:
         for r in app.routes:
             if r.path.rstrip("/") == "/metrics" and app.framework in ("fastapi", "flask", "express", "fastify",
@@ -673,7 +753,7 @@ def metrics_not_public(p):
     if not exposed:
         yield not_applicable("no HTTP app serves metrics on its own port")
         return
-    units = {p.unit_root(path) for _loc, path in exposed}
+    units = {unit_of(p, path) for _loc, path in exposed}
     services = {(s.namespace, s.name): s for s in p.objects("Service")}
     hit = False
     for ing in p.objects("Ingress"):
@@ -747,7 +827,7 @@ def dependency_lockfiles(p):
     dockerdirs = {d.directory for d in p.dockerfiles}
     req_dirs: dict[str, str] = {}
     for f in p.files:
-        if re.search(r"(^|/)requirements[^/]*\.(txt|lock)$", f):
+        if "requirements" in f and re.search(r"(^|/)requirements[^/]*\.(txt|lock)$", f):  # (cheap pre-check first)
             req_dirs.setdefault(_dir(f), f)
     any_ = False
     for path, kind in sorted(p.files.items()):
@@ -799,19 +879,21 @@ def dependency_lockfiles(p):
         yield not_applicable("no dependency manifests")
 
 
-ECOSYSTEMS = [  # (dependabot ecosystem, how the repository shows it uses it)
-    ("pip", re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|Pipfile|setup\.py|setup\.cfg)$")),
-    ("npm", re.compile(r"(^|/)package\.json$")),
-    ("docker", re.compile(r"(^|/)(Dockerfile|Containerfile)[^/]*$|\.dockerfile$", re.I)),
-    ("github-actions", re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")),
-    ("gomod", re.compile(r"(^|/)go\.mod$")),
-    ("bundler", re.compile(r"(^|/)Gemfile$")),
-    ("cargo", re.compile(r"(^|/)Cargo\.toml$")),
-    ("composer", re.compile(r"(^|/)composer\.json$")),
-    ("maven", re.compile(r"(^|/)pom\.xml$")),
-    ("gradle", re.compile(r"(^|/)build\.gradle(\.kts)?$")),
-    ("terraform", re.compile(r"\.tf$")),
+ECOSYSTEMS = [  # (dependabot ecosystem, how the repository shows it uses it, path endings the pattern needs)
+    ("pip", re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|Pipfile|setup\.py|setup\.cfg)$"),
+     (".txt", "pyproject.toml", "Pipfile", "setup.py", "setup.cfg")),
+    ("npm", re.compile(r"(^|/)package\.json$"), ("package.json",)),
+    ("docker", re.compile(r"(^|/)(Dockerfile|Containerfile)[^/]*$|\.dockerfile$", re.I), None),
+    ("github-actions", re.compile(r"^\.github/workflows/[^/]+\.ya?ml$"), (".yml", ".yaml")),
+    ("gomod", re.compile(r"(^|/)go\.mod$"), ("go.mod",)),
+    ("bundler", re.compile(r"(^|/)Gemfile$"), ("Gemfile",)),
+    ("cargo", re.compile(r"(^|/)Cargo\.toml$"), ("Cargo.toml",)),
+    ("composer", re.compile(r"(^|/)composer\.json$"), ("composer.json",)),
+    ("maven", re.compile(r"(^|/)pom\.xml$"), ("pom.xml",)),
+    ("gradle", re.compile(r"(^|/)build\.gradle(\.kts)?$"), ("build.gradle", "build.gradle.kts")),
+    ("terraform", re.compile(r"\.tf$"), (".tf",)),
 ]
+ECOSYSTEM_ENDINGS = tuple(e for _eco, _rxp, endings in ECOSYSTEMS for e in endings or ())
 DEPENDABOT_ALIASES = {"uv": "pip", "poetry": "pip", "pipenv": "pip", "yarn": "npm", "pnpm": "npm",
                       "docker-compose": "docker"}
 
@@ -833,8 +915,14 @@ DEPENDABOT_ALIASES = {"uv": "pip", "poetry": "pip", "pipenv": "pip", "yarn": "np
 )
 def dependency_updates(p):
     needed = {}
-    for eco, rxp in ECOSYSTEMS:
-        hits = sorted(f for f in p.files if rxp.search(f) and not is_test(f))
+    # the path endings are a cheap pre-check of the patterns (`$` also matches before a final newline: such paths
+    # are left to the patterns); Docker's case-insensitive names are looked for in the lowered paths instead
+    # (non-ASCII paths are left to the pattern: see ascii_lower)
+    ended = [f for f in p.files if f.endswith(ECOSYSTEM_ENDINGS) or f[-1:] == "\n"]
+    for eco, rxp, endings in ECOSYSTEMS:
+        candidates = [f for f in ended if f.endswith(endings) or f[-1:] == "\n"] if endings else \
+            [f for f in p.files if (low := ascii_lower(f)) is None or "dockerfile" in low or "containerfile" in low]
+        hits = sorted(f for f in candidates if rxp.search(f) and not is_test(f))
         if hits:
             needed[eco] = hits[0]
     if not needed:
@@ -891,6 +979,28 @@ LOG_CALL_JS = re.compile(r"(^|\.)(log|logger|_log|_logger|pino|winston|console)\
 SENSITIVE_RX = re.compile(r"(passw(or)?d|passwd|secret|token|api_?key|apikey|authorization|auth_header|cookie|"
                           r"credit_?card|card_?number|cvv|ssn|social_security|private_?key)", re.I)
 WHOLE_RX = re.compile(r"^(request|req)\.(headers|body|cookies|json|form|data)$|\.(headers|cookies)$")
+
+
+# pure tests of names, asked again for the same few names in every file: remembered
+@lru_cache(maxsize=16384)
+def _log_call_py(name: str) -> bool:
+    return bool(LOG_CALL_PY.search(name))
+
+
+@lru_cache(maxsize=16384)
+def _log_call_js(name: str) -> bool:
+    return bool(LOG_CALL_JS.search(name))
+
+
+@lru_cache(maxsize=16384)
+def _redact_name(name: str) -> bool:
+    return bool(REDACT_RX.search(name))
+
+
+@lru_cache(maxsize=16384)
+def _sensitive(name: str) -> bool:
+    """A logged name that reads like a secret, or a whole request part."""
+    return bool(SENSITIVE_RX.search(name.rsplit(".", 1)[-1]) or WHOLE_RX.search(name))
 REDACT_RX = re.compile(r"(redact|mask|scrub|sanitiz|censor|anonymi|obfuscat|filter_?sensitive|pii)", re.I)
 
 
@@ -911,16 +1021,17 @@ def log_redaction(p):
     redactors: list[Loc] = []
     leaks: list[tuple[Loc, str]] = []
     logged = 0
+    redact_libs = {id(cf) for cf in files_importing(p, ("fast-redact", "@elastic/ecs-pino-format"))}
     for cf in code(p):
         if cf.language == PY:
             for name, line, bases in cf.facts.classes:
                 if REDACT_RX.search(name) and any("Filter" in b or "Formatter" in b or "Processor" in b for b in bases):
                     redactors.append(Loc(cf.path, line))
             for fn in cf.facts.functions:
-                if REDACT_RX.search(fn.name) and fn.cls is None and "event_dict" in fn.params:
+                if _redact_name(fn.name) and fn.cls is None and "event_dict" in fn.params:
                     redactors.append(Loc(cf.path, fn.line))
             for c in cf.facts.calls:
-                if not LOG_CALL_PY.search(c.name):
+                if not _log_call_py(c.name):
                     continue
                 logged += 1
                 extra = c.kwargs.get("extra")
@@ -929,7 +1040,7 @@ def log_redaction(p):
                     isinstance(extra[1], dict) else []
                 names = [str(k) for k in keys] + [r for r in c.refs] + [k for k in c.kwargs if k not in ("extra",
                                                                                                         "exc_info")]
-                bad = next((n for n in names if SENSITIVE_RX.search(n.rsplit(".", 1)[-1]) or WHOLE_RX.search(n)), None)
+                bad = next((n for n in names if _sensitive(n)), None)
                 if bad:
                     leaks.append((Loc(cf.path, c.line), f"{c.name}() logs '{bad}'"))
         else:
@@ -937,18 +1048,17 @@ def log_redaction(p):
                 if c.name in ("pino", "pino-http") or c.name.endswith(".child"):
                     if any(a[0] == "object" and "redact" in a[1] for a in c.args):
                         redactors.append(Loc(cf.path, c.line))
-                if not LOG_CALL_JS.search(c.name):
+                if not _log_call_js(c.name):
                     continue
                 logged += 1
                 for a in c.args:
                     names = list(a[1].keys()) + [str(v[1]) for v in a[1].values() if v[0] == "name"] \
                         if a[0] == "object" else [str(a[1])] if a[0] == "name" else []
-                    bad = next((n for n in names if SENSITIVE_RX.search(n.rsplit(".", 1)[-1]) or WHOLE_RX.search(n)),
-                               None)
+                    bad = next((n for n in names if _sensitive(n)), None)
                     if bad:
                         leaks.append((Loc(cf.path, c.line), f"{c.name}() logs '{bad}'"))
                         break
-            if imports_matching(cf, ("fast-redact", "@elastic/ecs-pino-format")):
+            if id(cf) in redact_libs:
                 redactors.append(Loc(cf.path, 1))
     if not logged:
         yield not_applicable("no logging calls in the code")
@@ -1119,6 +1229,11 @@ PROXY_IMAGE = re.compile(r"(^|/)(nginx[^/]*|traefik|caddy|haproxy|envoy[^/]*|ing
                          r"cloudflared|oauth2-proxy)$", re.I)
 
 
+@lru_cache(maxsize=16384)  # pure, asked for every container
+def _proxy_image(repository: str) -> bool:
+    return bool(PROXY_IMAGE.search(repository))
+
+
 @control(
     id="security.traffic-through-proxy", title="External traffic reaches services only through a proxy or load "
     "balancer", category="security", severity="medium", evidence=["k8s", "compose"], verifiability="both",
@@ -1139,13 +1254,13 @@ def traffic_through_proxy(p):
     for w in p.workloads:
         if w.source == "compose" and not w.dev_only:
             proxies_in_compose[w.project or ""] = proxies_in_compose.get(w.project or "", False) or any(
-                c.image is not None and PROXY_IMAGE.search(c.image.repository) for c in w.containers)
+                c.image is not None and _proxy_image(c.image.repository) for c in w.containers)
     for w in p.workloads:
         if w.dev_only or not w.long_running:
             continue
         for c in w.app_containers:
             repo = c.image.repository if c.image else ""
-            if PROXY_IMAGE.search(repo or "") or datastore_kind(repo):
+            if _proxy_image(repo or "") or datastore_kind(repo):
                 continue
             if w.source == "k8s":
                 hostports = [pt.host_port for pt in c.ports if pt.host_port]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
-from ._util import containers, cref
+from ._util import Folded, containers, cref, lowered
 from .base import attest, control, failed, not_applicable, passed
 
 
@@ -78,7 +78,7 @@ def audit_logging(p):
         yield not_applicable("no application")
 
 
-PII_RX = re.compile(r"\b(PII|personal data|personally identifiable|GDPR|data subject|data retention)\b", re.I)
+PII_RX = Folded(r"\b(PII|personal data|personally identifiable|GDPR|data subject|data retention)\b")  # any case
 
 
 @control(
@@ -94,8 +94,8 @@ PII_RX = re.compile(r"\b(PII|personal data|personally identifiable|GDPR|data sub
 )
 def data_handling_documented(p):
     for d in p.docs:
-        hits = PII_RX.findall(d.text)
-        if len(hits) >= 2 and d.words >= 80:
+        hits = PII_RX.count(d.text, lowered(p, "doc:" + d.path, d.text))
+        if hits >= 2 and d.words >= 80:
             yield passed(f"{d.path} documents personal-data handling", Loc(d.path, 1), d.path)
             return
     if p.http_apps or p.workloads:
@@ -110,7 +110,11 @@ PII_FIELD_RX = re.compile(r"^(e_?mail(_address)?|phone(_number)?|mobile|first_?n
 
 
 def _pii_fields(p) -> list[tuple[Loc, str]]:
-    """Personal-data fields in models and schemas (class attributes and ORM columns)."""
+    """Personal-data fields in models and schemas (class attributes and ORM columns); found once per project."""
+    return list(p.derived("cost_compliance.pii-fields", lambda: _find_pii_fields(p)))
+
+
+def _find_pii_fields(p) -> list[tuple[Loc, str]]:
     from ._app import code
 
     out = []

@@ -6,7 +6,7 @@ import json
 import re
 
 from ..model import Loc
-from ._util import strings_in, uses_database
+from ._util import may_contain, strings_in, uses_database
 from .base import control, failed, not_applicable, passed
 
 BACKUP_RX = re.compile(r"\b(pg_dump|pg_dumpall|pg_basebackup|pgbackrest|wal-g|barman|mysqldump|mongodump|xtrabackup|"
@@ -85,6 +85,7 @@ def _tf_backup(tf) -> str | None:
 
 MIGRATION_DIRS = re.compile(r"(^|/)(alembic|migrations|db/migrate|flyway|liquibase|prisma/migrations|migrate)(/|$)|"
                             r"(^|/)alembic\.ini$|(^|/)V\d+__[^/]+\.sql$|(^|/)knexfile\.(js|ts)$", re.I)
+MIGRATION_WORDS = ("alembic", "migrat", "flyway", "liquibase", "__", "knexfile")  # one is in every match
 
 
 @control(
@@ -100,7 +101,7 @@ MIGRATION_DIRS = re.compile(r"(^|/)(alembic|migrations|db/migrate|flyway|liquiba
 )
 def schema_migrations(p):
     db = uses_database(p)
-    hits = sorted((f for f in p.files if MIGRATION_DIRS.search(f)),
+    hits = sorted((f for f in p.files if may_contain(f, MIGRATION_WORDS) and MIGRATION_DIRS.search(f)),
                   key=lambda f: (p.files[f] in ("k8s", "yaml", "github-workflow"), len(f)))
     if hits:
         yield passed(f"migrations in {hits[0]}", Loc(hits[0], None), hits[0])
@@ -132,6 +133,8 @@ def database_tls(p):
             continue
         if p.files.get(path) not in ("javascript", "typescript", "k8s", "compose", "dotenv", "yaml", "helm-values"):
             continue
+        if "://" not in text:  # cheap pre-check: every DSN has one
+            continue
         for m in DSN_RX.finditer(text):
             dsn = m.group(0)
             host = re.sub(r"^.*@", "", dsn.split("://", 1)[1]).split("/")[0].split(":")[0]
@@ -148,9 +151,7 @@ def database_tls(p):
     for cf in p.code:
         if cf.language != "python" or "/test" in f"/{cf.path}":
             continue
-        tls_kw = any(c.kwargs.get("sslmode", ("", ""))[1] in ("require", "verify-ca", "verify-full") or
-                     "ssl" in c.kwargs or "sslmode" in str(c.kwargs.get("connect_args", ""))
-                     for c in cf.facts.calls)
+        tls_kw = None  # whether a call of the file asks for TLS: worked out at the first DSN
         for line, dsn in cf.facts.strings:
             m = DSN_RX.search(dsn)
             if not m:
@@ -161,6 +162,10 @@ def database_tls(p):
                 if not ("{}" in host and host != "{}"):
                     continue
             any_ = True
+            if tls_kw is None:
+                tls_kw = any(c.kwargs.get("sslmode", ("", ""))[1] in ("require", "verify-ca", "verify-full") or
+                             "ssl" in c.kwargs or "sslmode" in str(c.kwargs.get("connect_args", ""))
+                             for c in cf.facts.calls)
             if re.search(r"ssl(mode)?=(require|verify-ca|verify-full|true)", rest, re.I) or tls_kw:
                 yield passed("DSN requires TLS", Loc(cf.path, line), cf.path)
             else:
@@ -270,6 +275,8 @@ def retention_policies(p):
         systems.append(("CloudWatch log group", r.ref, r.loc, bool(r.body.get("retention_in_days"))))
     for path in p.files:
         low = path.lower()
+        if "loki" not in low:  # cheap pre-check: both tests below need it
+            continue
         if re.search(r"(^|/)loki[^/]*\.ya?ml$", low) or (p.files[path] == "yaml" and "loki" in low and
                                                         "schema_config" in p.sources.get(path, "")):
             text = p.sources.get(path, "")

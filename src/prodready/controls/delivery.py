@@ -6,7 +6,7 @@ import json
 import re
 
 from ..model import Loc
-from ._util import ci_find, ci_steps
+from ._util import ci_find, ci_steps, files_named
 from .base import control, failed, not_applicable, passed
 
 
@@ -329,7 +329,7 @@ def ci_integration_tests(p):
     if hits:
         yield passed(f"integration/e2e tests in {hits[0][1]}", hits[0][0])
         return
-    tc = [f for f in p.files if re.search(r"(^|/)tests?/(integration|e2e|functional)/", f)]
+    tc = [f for f in p.files if "test" in f and re.search(r"(^|/)tests?/(integration|e2e|functional)/", f)]
     uses_tc = any("testcontainers" in " ".join(cf.facts.imports) for cf in p.code)
     if (tc or uses_tc) and ci_find(p, TEST_RX):
         where = tc[0] if tc else "testcontainers"
@@ -544,9 +544,10 @@ def deployment_as_code(p):
             found.append(("AWS CDK", Loc(f, 1)))
         elif f.endswith(".bicep"):
             found.append(("Bicep", Loc(f, 1)))
-        elif re.search(r"(^|/)(playbook[^/]*|site)\.ya?ml$|(^|/)roles/[^/]+/tasks/", f) or name == "ansible.cfg":
+        elif (("playbook" in f or "site." in f or "roles/" in f)  # cheap pre-check of the pattern
+              and re.search(r"(^|/)(playbook[^/]*|site)\.ya?ml$|(^|/)roles/[^/]+/tasks/", f)) or name == "ansible.cfg":
             found.append(("Ansible", Loc(f, 1)))
-        elif "AWSTemplateFormatVersion" in p.sources.get(f, "")[:3000]:
+        elif p.sources.get(f, "").find("AWSTemplateFormatVersion", 0, 3000) >= 0:  # in the first 3000 characters
             found.append(("CloudFormation", Loc(f, 1)))
     k8s = [o for o in p.k8s_objects]
     charts = p.files_of("helm-chart")
@@ -561,7 +562,7 @@ def deployment_as_code(p):
     if prod_compose:
         found.append(("Compose", prod_compose[0].loc))
     for name in ("Procfile", "app.yaml", "fly.toml", "render.yaml", "serverless.yml", "vercel.json", "netlify.toml"):
-        hit = next((f for f in p.files if f.rsplit("/", 1)[-1] == name), None)
+        hit = next(iter(files_named(p, name)), None)
         if hit:
             found.append((name, Loc(hit, 1)))
     if found:

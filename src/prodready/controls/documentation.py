@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
-from ._util import doc_matching
+from ._util import Folded, ascii_lower, doc_matching, lowered
 from .base import control, failed, not_applicable, passed
+
+OPS_TERMS = Folded(r"(alert|restart|roll ?back|kubectl|scale|mitigat|escalat|on-?call)")  # case-insensitive
 
 
 def _best(found):
@@ -27,8 +29,7 @@ def _best(found):
 def runbook(p):
     found = doc_matching(p, r"(runbook|playbook|operations|ops[-_]guide|troubleshoot)",
                          r"(runbook|troubleshoot|alert|on-?call|mitigat|roll ?back|restart|common (operations|issues))")
-    ops_terms = re.compile(r"(alert|restart|roll ?back|kubectl|scale|mitigat|escalat|on-?call)", re.I)
-    real = [(d, h) for d, h in found if len(ops_terms.findall(d.text)) >= 3]
+    real = [(d, h) for d, h in found if OPS_TERMS.count(d.text, lowered(p, "doc:" + d.path, d.text)) >= 3]
     if real:
         d, heads = _best(real)
         yield passed(f"{d.path}: {len(heads)} operational sections", Loc(d.path, heads[0].line if heads else 1), d.path)
@@ -181,8 +182,10 @@ def security_policy(p):
 def api_docs(p):
     from ._app import import_hits
 
-    specs = [f for f in p.files_of("openapi")] + [f for f in p.files if re.search(r"(^|/)(openapi|swagger)[^/]*\.json$",
-                                                                                   f, re.I)]
+    # (".json" in the lowered path is a cheap pre-check of the pattern; non-ASCII paths go to the pattern)
+    specs = [f for f in p.files_of("openapi")] + [
+        f for f in p.files if ((low := ascii_lower(f)) is None or ".json" in low)
+        and re.search(r"(^|/)(openapi|swagger)[^/]*\.json$", f, re.I)]
     if specs:
         yield passed(f"OpenAPI description {specs[0]}", Loc(specs[0], 1), specs[0])
         return

@@ -68,11 +68,22 @@ def _dig(obj, path):
 
 
 def servers(p, *kinds: str) -> list[Server]:
+    """Datastore and broker servers (of ``kinds``, or all); the list is built once per project and shared, read the
+    Server objects only."""
+    return [s for s in p.derived("infrastructure.servers", lambda: _servers(p)) if not kinds or s.kind in kinds]
+
+
+OPERATOR_KINDS = {kind for _api, kind in OPERATORS}
+
+
+def _servers(p) -> list[Server]:
     out: list[Server] = []
     for ds in datastores(p):
         out.append(Server(ds.kind, ds.ref, ds.container.loc, "workload", container_args(ds.container),
                           ds.workload.replicas if ds.workload.kind != "DaemonSet" else None, ds.workload))
     for o in p.k8s_objects:
+        if o.kind not in OPERATOR_KINDS:  # cheap pre-check of the loop below
+            continue
         for (api, kind), (dkind, path) in OPERATORS.items():
             if o.kind == kind and api in o.api_version:
                 n = _dig(o.raw, path)
@@ -87,7 +98,7 @@ def servers(p, *kinds: str) -> list[Server]:
             eng = str(r.body.get("engine") or r.body.get("database_version") or r.type)
             kind = "mysql" if re.search(r"mysql|maria", eng, re.I) else "postgres"
         out.append(Server(kind, r.ref, r.loc, "terraform", json.dumps(r.body, default=str), None, r))
-    return [s for s in out if not kinds or s.kind in kinds]
+    return out
 
 
 # --- encryption at rest -------------------------------------------------------------------------

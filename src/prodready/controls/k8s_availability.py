@@ -14,7 +14,6 @@ from ._k8s import (
     BATCH,
     OWN,
     SCALABLE,
-    PodIndex,
     at,
     by_name,
     cref,
@@ -33,6 +32,7 @@ from ._k8s import (
     quantity,
     scope,
     selector_matches,
+    service_targets,
 )
 from .base import control, failed, not_applicable, passed
 
@@ -427,7 +427,6 @@ def probe_configuration(p):
     phrases=["service endpoints healthy", "load balancer health checks"],
 )
 def service_backends(p):
-    pods = PodIndex(p)
     svcs = p.objects("Service")
     if not svcs:
         yield not_applicable("no Services")
@@ -438,7 +437,7 @@ def service_backends(p):
         if spec.get("type") == "ExternalName" or not isinstance(sel, dict) or not sel:
             yield passed("no selector (ExternalName or manually managed endpoints)", s.loc, obj_ref(s))
             continue
-        selected = pods.select_map(s.namespace, sel, near=s)
+        selected = service_targets(p, s)
         ref = obj_ref(s)
         if not selected:
             yield failed(f"selector {dict(sel)} matches no pod in the manifests", at(s.loc, spec, "selector"), ref,
@@ -637,26 +636,27 @@ def config_references_resolve(p):
     cms, secrets = _config_sources(p)
     any_ = False
     for w in k8s_workloads(p):
+        wref = w.ref  # (computed once per workload)
         for kind, name, key, optional, where in _references(w):
             any_ = True
             table = cms if kind == "ConfigMap" else secrets
             what = f"{kind} {name}" + (f" key {key}" if key else "")
             if optional:
-                yield passed(f"{what} (optional)", where, w.ref)
+                yield passed(f"{what} (optional)", where, wref)
                 continue
             if not table:
                 yield passed(f"{what}: no {kind} is defined in the manifests, so it is created outside them "
-                             f"(External Secrets, Sealed Secrets, Helm...)", where, w.ref)
+                             f"(External Secrets, Sealed Secrets, Helm...)", where, wref)
                 continue
             found = [keys for sc, keys in table.get((ns(w.namespace), name), ()) if sc is None or scope(w) is None
                      or sc == scope(w)]
             if not found:
                 yield failed(f"references {kind} {name}, which is not defined in namespace "
-                             f"{ns(w.namespace) or 'default'} of the manifests", where, w.ref)
+                             f"{ns(w.namespace) or 'default'} of the manifests", where, wref)
             elif key is not None and all(keys is not None and key not in keys for keys in found):
-                yield failed(f"references key {key} of {kind} {name}, which has no such key", where, w.ref)
+                yield failed(f"references key {key} of {kind} {name}, which has no such key", where, wref)
             else:
-                yield passed(f"{what} resolves", where, w.ref)
+                yield passed(f"{what} resolves", where, wref)
     if not any_:
         yield not_applicable("no ConfigMap or Secret references")
 

@@ -15,7 +15,6 @@ from ._k8s import (
     OWN,
     PRIVATE_KEY_RX,
     Objects,
-    PodIndex,
     at,
     by_name,
     container_sc,
@@ -31,6 +30,7 @@ from ._k8s import (
     ns,
     obj_ref,
     pod_annotations,
+    pod_index,
     pod_sc,
     selector_matches,
 )
@@ -48,8 +48,13 @@ DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_MODULE", "SYS_PTRACE", "
 
 
 def _caps(c) -> tuple[set[str], set[str], dict]:
-    caps = m(container_sc(c).get("capabilities"))
-    return ({norm_cap(x) for x in lst(caps.get("add"))}, {norm_cap(x) for x in lst(caps.get("drop"))}, caps)
+    """(added, dropped, raw capabilities) of a container; remembered on it (three controls ask; read only)."""
+    memo = c.__dict__.get("_caps")
+    if memo is None:
+        caps = m(container_sc(c).get("capabilities"))
+        memo = c._caps = ({norm_cap(x) for x in lst(caps.get("add"))}, {norm_cap(x) for x in lst(caps.get("drop"))},
+                          caps)
+    return memo
 
 
 @control(
@@ -719,7 +724,7 @@ def _policies_by_ns(p) -> dict:
     phrases=["network policies", "default deny network policy", "network segmentation"],
 )
 def network_policy_coverage(p):
-    pods = PodIndex(p)
+    pods = pod_index(p)
     policies = p.objects("NetworkPolicy")
     if not pods.workloads and not policies:
         yield not_applicable("no Kubernetes workloads or NetworkPolicies")
@@ -759,7 +764,7 @@ def network_policy_coverage(p):
     phrases=["egress network policies", "default deny egress"],
 )
 def network_policy_egress(p):
-    pods = PodIndex(p)
+    pods = pod_index(p)
     if not pods.workloads:
         yield not_applicable("no Kubernetes workloads")
         return

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from ..model import Loc
+from ._util import Folded, lowered, may_contain
 from .base import control, failed, not_applicable, passed
 
 METRICS_PY = ("prometheus_client", "prometheus_fastapi_instrumentator", "starlette_exporter", "prometheus_flask_exporter",
@@ -15,8 +17,10 @@ METRICS_JS = ("prom-client", "express-prom-bundle", "@willsoto/nestjs-prometheus
 
 
 def _import_hits(p, py: tuple, js: tuple):
+    from ._app import files_importing
+
     hits = []
-    for cf in p.code:
+    for cf in files_importing(p, py, js):  # the files with such an import, from the project's import index
         mods = py if cf.language == "python" else js
         for imp, line in cf.facts.imports.items():
             if any(imp == m or imp.startswith(m + ".") or imp.startswith(m + "/") for m in mods):
@@ -47,33 +51,51 @@ LLM_OBS = ("langfuse", "helicone", "openlit", "opentelemetry.instrumentation.ope
 STATUS_LABEL = re.compile(r"^(status|status_code|code|http_status|response_code|result|outcome|outcome_status)$", re.I)
 
 
+METRIC_TYPES = ("Counter", "Histogram", "Summary", "Gauge")
+
+
 def _custom_metrics(cfs):
     """(counter names with a status-like label, histogram/summary names, every custom metric name) in code."""
     counters, durations, names = [], [], []
     for cf in cfs:
-        for c in cf.facts.calls:
-            tail = c.name.rsplit(".", 1)[-1]
-            if tail not in ("Counter", "Histogram", "Summary", "Gauge"):
+        c_, d_, n_ = _file_metrics(cf)
+        counters += c_
+        durations += d_
+        names += n_
+    return counters, durations, names
+
+
+def _file_metrics(cf):
+    """:func:`_custom_metrics` of one file, memoised on the file (several passes of two controls ask again)."""
+    memo = cf.__dict__.get("_obs_metrics")
+    if memo is not None:
+        return memo
+    counters, durations, names = [], [], []
+    for c in cf.facts.calls:
+        if not c.name.endswith(METRIC_TYPES):  # cheap pre-check of the tail test below
+            continue
+        tail = c.name.rsplit(".", 1)[-1]
+        if tail not in METRIC_TYPES:
+            continue
+        if cf.language == "python":
+            if not (c.name.startswith(("prometheus_client", "aioprometheus")) or c.name in METRIC_TYPES):
                 continue
-            if cf.language == "python":
-                if not (c.name.startswith(("prometheus_client", "aioprometheus")) or c.name in ("Counter", "Histogram",
-                                                                                                "Summary", "Gauge")):
-                    continue
-                mname = str(c.args[0][1]) if c.args and c.args[0][0] == "lit" else "?"
-                labels = c.kwargs.get("labelnames") or (c.args[2] if len(c.args) > 2 else None)
-                labels = labels[1] if labels and labels[0] == "lit" and isinstance(labels[1], (list, tuple)) else []
-            else:
-                if not c.name.startswith(("prom-client", "client.")) and "prom" not in c.name:
-                    continue
-                opts = next((a[1] for a in c.args if a[0] == "object"), {})
-                mname = str(opts.get("name", ("", "?"))[1])
-                ln = opts.get("labelNames")
-                labels = [str(x[1]) for x in ln[1]] if ln and ln[0] == "array" else []
-            names.append((Loc(cf.path, c.line), mname, tail))
-            if tail == "Counter" and any(STATUS_LABEL.match(str(lb)) for lb in labels):
-                counters.append((Loc(cf.path, c.line), mname))
-            if tail in ("Histogram", "Summary") and re.search(r"(duration|latency|seconds|_time|elapsed)", mname, re.I):
-                durations.append((Loc(cf.path, c.line), mname))
+            mname = str(c.args[0][1]) if c.args and c.args[0][0] == "lit" else "?"
+            labels = c.kwargs.get("labelnames") or (c.args[2] if len(c.args) > 2 else None)
+            labels = labels[1] if labels and labels[0] == "lit" and isinstance(labels[1], (list, tuple)) else []
+        else:
+            if not c.name.startswith(("prom-client", "client.")) and "prom" not in c.name:
+                continue
+            opts = next((a[1] for a in c.args if a[0] == "object"), {})
+            mname = str(opts.get("name", ("", "?"))[1])
+            ln = opts.get("labelNames")
+            labels = [str(x[1]) for x in ln[1]] if ln and ln[0] == "array" else []
+        names.append((Loc(cf.path, c.line), mname, tail))
+        if tail == "Counter" and any(STATUS_LABEL.match(str(lb)) for lb in labels):
+            counters.append((Loc(cf.path, c.line), mname))
+        if tail in ("Histogram", "Summary") and re.search(r"(duration|latency|seconds|_time|elapsed)", mname, re.I):
+            durations.append((Loc(cf.path, c.line), mname))
+    cf._obs_metrics = (counters, durations, names)
     return counters, durations, names
 
 
@@ -95,7 +117,15 @@ def _custom_metrics(cfs):
     phrases=["Prometheus metrics", "metrics endpoint", "instrumentation", "request rate error rate latency"],
 )
 def metrics_instrumented(p):
-    from ._app import imports_matching, is_test, service_groups, unit_code
+    from ._app import (
+        files_importing,
+        first_importing,
+        imports_matching,
+        is_test,
+        service_groups,
+        unit_code,
+        unit_of,
+    )
 
     judged = False
     http_units = set()
@@ -104,8 +134,7 @@ def metrics_instrumented(p):
         judged = True
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
-        auto = next(((cf, hit) for cf in cfs if (hit := imports_matching(cf, RED_PY if cf.language == "python"
-                                                                          else RED_JS))), None)
+        auto = first_importing(p, cfs, RED_PY, RED_JS)
         named = [m for a in apps for m in a.middleware if any(m.name == x or m.name.startswith(x + ".") for x in RED_PY)]
         counters, durations, _names = _custom_metrics(cfs)
         if auto:
@@ -114,8 +143,7 @@ def metrics_instrumented(p):
             yield passed(f"{name}: request metrics by {named[0].name}", named[0].loc, name)
         elif counters and durations:
             yield passed(f"{name}: {counters[0][1]} by status and {durations[0][1]}", counters[0][0], name)
-        elif counters or durations or any(imports_matching(cf, METRICS_PY if cf.language == "python" else METRICS_JS)
-                                          for cf in cfs):
+        elif counters or durations or first_importing(p, cfs, METRICS_PY, METRICS_JS):
             missing = "duration histogram" if counters else "request counter by status" if durations else \
                 "request counter by status and no duration histogram"
             yield failed(f"{name}: a metrics library is used but there is no {missing} (RED needs both)", apps[0].loc,
@@ -132,8 +160,7 @@ def metrics_instrumented(p):
             continue
         judged = True
         _c, _d, names = _custom_metrics(cfs)
-        lib = next(((cf, hit) for cf in cfs if (hit := imports_matching(cf, METRICS_PY if cf.language == "python"
-                                                                         else METRICS_JS))), None)
+        lib = first_importing(p, cfs, METRICS_PY, METRICS_JS)
         if names:
             kinds = sorted({k for _l, _n, k in names})
             yield passed(f"worker {unit}: custom metrics {', '.join(n for _l, n, _k in names[:3])} ({'/'.join(kinds)})",
@@ -145,16 +172,14 @@ def metrics_instrumented(p):
             yield failed(f"worker {unit}: no metrics for processed jobs (throughput, failures, duration)",
                          Loc(d.path, 1), unit)
     # LLM usage
-    for cf in p.code:
-        if is_test(cf.path):
-            continue
+    for cf in files_importing(p, LLM_PY, LLM_JS, tests=False):
         hit = imports_matching(cf, LLM_PY if cf.language == "python" else LLM_JS)
         if not hit or (cf.language != "python" and hit[0] == "ai" and "openai" not in str(cf.facts.imports)):
             continue
         judged = True
-        unit = p.unit_root(cf.path)
+        unit = unit_of(p, cf.path)
         cfs = unit_code(p, unit)
-        obs = next(((c, h) for c in cfs if (h := imports_matching(c, LLM_OBS))), None)
+        obs = first_importing(p, cfs, LLM_OBS)
         _c, _d, names = _custom_metrics(cfs)
         tok = [n for n in names if re.search(r"(token|cost|llm|prompt|completion)", n[1], re.I)]
         if obs:
@@ -457,6 +482,24 @@ CORR_HINTS = ("equest-id", "equest-Id", "equest-ID", "EQUEST-ID", "equest_id", "
 CORR_RX = r"(x-request-id|x-correlation-id|request_id|requestId|correlation_?id|correlationId|traceparent|trace_id)"
 
 
+CORR_RX_C = re.compile(CORR_RX, re.I)
+
+
+def _correlation_ref(p, cf) -> Loc | None:
+    """Where a code file first handles a request/correlation ID; remembered on the file (services of one build
+    unit share their files)."""
+    if "_corr_ref" in cf.__dict__:
+        return cf._corr_ref
+    ref = None
+    text = p.sources.get(cf.path, "")
+    if any(h in text for h in CORR_HINTS):
+        m = CORR_RX_C.search(text)
+        if m:
+            ref = Loc(cf.path, text.count("\n", 0, m.start()) + 1)
+    cf._corr_ref = ref
+    return ref
+
+
 @control(
     id="observability.correlation-ids", title="Requests carry a correlation ID into the logs",
     category="observability", severity="low", evidence=["python", "javascript", "nginx"],
@@ -470,30 +513,25 @@ CORR_RX = r"(x-request-id|x-correlation-id|request_id|requestId|correlation_?id|
     phrases=["correlation IDs", "request IDs in logs", "X-Request-ID"],
 )
 def correlation_ids(p):
-    from ._app import imports_matching, service_groups, unit_code
+    from ._app import first_importing, service_groups, unit_code
 
     groups = service_groups(p)
     if not groups:
         yield not_applicable("no HTTP services in code")
         return
     proxy = [loc for loc in p.search_text(r"\$request_id", kinds=("nginx",), hints=("$request_id",))]
-    corr = re.compile(CORR_RX, re.I)
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
-        lib = next(((cf, h) for cf in cfs if (h := imports_matching(cf, CORR_PY if cf.language == "python"
-                                                                     else CORR_JS))), None)
+        lib = first_importing(p, cfs, CORR_PY, CORR_JS)
         if lib:
             yield passed(f"{name}: request IDs via {lib[1][0]}", Loc(lib[0].path, lib[1][1]), name)
             continue
         refs = []
         for cf in cfs:
-            text = p.sources.get(cf.path, "")
-            if not any(h in text for h in CORR_HINTS):
-                continue
-            m = corr.search(text)
-            if m:
-                refs.append(Loc(cf.path, text.count("\n", 0, m.start()) + 1))
+            ref = _correlation_ref(p, cf)
+            if ref is not None:
+                refs.append(ref)
                 break
         if refs:
             yield passed(f"{name}: handles a request/correlation ID", refs[0], name, confidence="medium")
@@ -512,6 +550,11 @@ RESOURCE_JOB_RX = re.compile(r"(node[-_]?exporter|cadvisor|kube-state-metrics|ku
 STACK_IMAGES = re.compile(r"(^|/)(prometheus|prometheus-operator|vmagent|victoria-metrics|grafana-agent|alloy|"
                           r"otel/opentelemetry-collector[^/]*|datadog/agent|newrelic/infrastructure[^/]*|"
                           r"node-exporter|kube-state-metrics)$", re.I)
+
+
+@lru_cache(maxsize=16384)  # pure, asked for every container
+def _stack_image(repository: str) -> bool:
+    return bool(STACK_IMAGES.search(repository))
 
 
 def _scrape_configs(p):
@@ -542,7 +585,7 @@ def monitoring_stack(p):
     monitors = p.objects("ServiceMonitor") + p.objects("PodMonitor") + p.objects("VMServiceScrape") + \
         p.objects("PodMonitoring")
     stack_workloads = [w for w in p.workloads if not w.dev_only and any(
-        c.image is not None and STACK_IMAGES.search(c.image.repository) for c in w.containers)]
+        c.image is not None and _stack_image(c.image.repository) for c in w.containers)]
     charts = p.search_text(r"(kube-prometheus-stack|prometheus-community/prometheus|victoria-metrics-k8s-stack|"
                            r"grafana/k8s-monitoring|datadog/datadog)", kinds=CONFIG_KINDS_OBS,
                            hints=("prometheus", "victoria", "k8s-monitoring", "datadog"))
@@ -684,10 +727,10 @@ SHIPPERS = re.compile(r"(fluent-?bit|fluentd|promtail|grafana/alloy|vector(dev)?
                       r"filebeat|otelcol|opentelemetry-collector|datadog/agent|splunk/universalforwarder|"
                       r"awslogs|aws-for-fluent-bit|gcplogs|loki-docker-driver|\bloki\b|cloudwatch[_ -]?logs?|"
                       r"logging:\s*\n\s*driver|gelf)", re.I)
-DOC_SHIP_RX = re.compile(r"(log (agent|shipper|collector)|logs? (are|is) (shipped|collected|forwarded|sent)|"
-                         r"(loki|elasticsearch|opensearch|cloudwatch|stackdriver|datadog|splunk|graylog|papertrail)"
-                         r"\b[^\n]{0,40}\blogs?|logs?\b[^\n]{0,60}(loki|elasticsearch|opensearch|cloudwatch|"
-                         r"datadog|splunk|collected))", re.I)
+DOC_SHIP_RX = Folded(r"(log (agent|shipper|collector)|logs? (are|is) (shipped|collected|forwarded|sent)|"
+                     r"(loki|elasticsearch|opensearch|cloudwatch|stackdriver|datadog|splunk|graylog|papertrail)"
+                     r"\b[^\n]{0,40}\blogs?|logs?\b[^\n]{0,60}(loki|elasticsearch|opensearch|cloudwatch|"
+                     r"datadog|splunk|collected))")  # case-insensitive
 
 
 @control(
@@ -715,9 +758,9 @@ def log_shipping(p):
         yield not_applicable("no services")
         return
     for d in p.docs:
-        m = DOC_SHIP_RX.search(d.text)
+        m = DOC_SHIP_RX.span(d.text, lowered(p, "doc:" + d.path, d.text))
         if m:
-            line = d.text.count("\n", 0, m.start()) + 1
+            line = d.text.count("\n", 0, m[0]) + 1
             yield passed(f"{d.path} states where logs go (the agent is outside this repository)", Loc(d.path, line),
                          d.path, confidence="low")
             return
@@ -725,8 +768,8 @@ def log_shipping(p):
 
 
 SLO_FILE_RX = re.compile(r"(^|/)(slos?|sloth|pyrra|openslo)[^/]*\.(ya?ml|json)$|(^|/)(slos?|sloth|pyrra)/", re.I)
-SLO_DOC_RX = re.compile(r"\b(SLO|SLA|service level objective|availability target|error budget)s?\b[^\n]{0,80}?"
-                        r"\d{2}(\.\d+)?\s?%", re.I)
+SLO_DOC_RX = Folded(r"\b(SLO|SLA|service level objective|availability target|error budget)s?\b[^\n]{0,80}?"
+                    r"\d{2}(\.\d+)?\s?%")  # case-insensitive
 BURN_RX = re.compile(r"(burn_?rate|error_?budget|slo:|slo_|sloth|pyrra)", re.I)
 
 
@@ -742,13 +785,13 @@ BURN_RX = re.compile(r"(burn_?rate|error_?budget|slo:|slo_|sloth|pyrra)", re.I)
     phrases=["SLOs defined", "SLA targets", "error budget", "burn rate alerts"],
 )
 def slo_defined(p):
-    files = [f for f in p.files if SLO_FILE_RX.search(f)]
+    files = [f for f in p.files if may_contain(f, ("slo", "pyrra")) and SLO_FILE_RX.search(f)]  # (cheap pre-check)
     crds = p.objects("PrometheusServiceLevel") + p.objects("ServiceLevelObjective") + p.objects("SLO")
     docs = []
     for d in p.docs:
-        m = SLO_DOC_RX.search(d.text)
+        m = SLO_DOC_RX.span(d.text, lowered(p, "doc:" + d.path, d.text))
         if m:
-            docs.append((d, d.text.count("\n", 0, m.start()) + 1, m.group(0)))
+            docs.append((d, d.text.count("\n", 0, m[0]) + 1, d.text[m[0]:m[1]]))
     if not (p.workloads or p.http_apps):
         yield not_applicable("no services")
         return
@@ -788,7 +831,7 @@ def log_level_configurable(p):
     cfg = []
     for cf in code(p):
         for name, line, _req in cf.facts.env:
-            if re.search(r"(^|_)LOG(GING)?_?LEVEL$|^DEBUG$|^LOGLEVEL$", name, re.I):
+            if _log_level_read(name):
                 cfg.append((Loc(cf.path, line), name))
     any_ = bool(cfg)
     for w in p.workloads:
@@ -796,7 +839,7 @@ def log_level_configurable(p):
             continue
         for c in w.app_containers:
             for e in c.env:
-                if re.search(r"(^|_)LOG(GING)?_?LEVEL$|^LOGLEVEL$", e.name, re.I) and e.value:
+                if _log_level_var(e.name) and e.value:
                     any_ = True
                     if e.value.strip().lower() in ("debug", "trace", "all", "silly", "verbose"):
                         yield failed(f"{w.ref} sets {e.name}={e.value} in production", e.loc, w.ref)
@@ -808,6 +851,17 @@ def log_level_configurable(p):
                      None, confidence="medium")
     if not any_:
         yield not_applicable("no logging configuration in the code")
+
+
+# pure tests of variable names, asked for every environment read and variable: remembered
+@lru_cache(maxsize=16384)
+def _log_level_read(name: str) -> bool:
+    return bool(re.search(r"(^|_)LOG(GING)?_?LEVEL$|^DEBUG$|^LOGLEVEL$", name, re.I))
+
+
+@lru_cache(maxsize=16384)
+def _log_level_var(name: str) -> bool:
+    return bool(re.search(r"(^|_)LOG(GING)?_?LEVEL$|^LOGLEVEL$", name, re.I))
 
 
 def imports_hit_logging(cf) -> bool:

@@ -5,7 +5,20 @@ from __future__ import annotations
 import math
 
 from ..model import Loc
-from ._k8s import OWN, Objects, PodIndex, effective_request, hpa_for, hpa_max, hpa_min, lst, m, ns, obj_ref
+from ._k8s import (
+    OWN,
+    Objects,
+    effective_request,
+    hpa_for,
+    hpa_max,
+    hpa_min,
+    lst,
+    m,
+    ns,
+    obj_ref,
+    pod_index,
+    service_targets,
+)
 from ._util import containers, cref, is_datastore
 from .base import control, failed, not_applicable, passed
 
@@ -113,7 +126,7 @@ def multiple_replicas(p):
     phrases=["pod disruption budget", "PDB"],
 )
 def pod_disruption_budget(p):
-    pods = PodIndex(p)
+    pods = pod_index(p)
     hpas = hpa_for(p)
     covered: dict[int, list] = {}
     static_bad: set[int] = set()
@@ -267,10 +280,9 @@ def resource_limits(p):
     phrases=["autoscaling", "horizontal pod autoscaler", "auto-scaling configured"],
 )
 def autoscaling(p):
-    pods = PodIndex(p)
     served: set[int] = set()  # workloads some Service selects (resolved from the Services: linear)
     for s in p.objects("Service"):
-        served.update(id(w) for w in pods.select_map(s.namespace, m(s.raw.get("spec")).get("selector"), near=s))
+        served.update(id(w) for w in service_targets(p, s))
     any_ = False
     for w in p.workloads:
         if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet") or any(is_datastore(c) for c in w.containers):

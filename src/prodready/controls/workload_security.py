@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc, is_root_user
-from ._k8s import EXTRA_SECRET_NAME_RX, PRIVATE_KEY_RX, PodIndex, m
+from ._k8s import EXTRA_SECRET_NAME_RX, PRIVATE_KEY_RX, m, service_targets
 from ._util import containers, cref, is_datastore, is_literal_secret, is_secret_name
 from .base import control, failed, not_applicable, passed
 
@@ -300,11 +300,10 @@ def datastores_not_exposed(p):
                          c.loc, cref(w, c))
         else:
             yield passed("not published on a public interface", c.loc, cref(w, c))
-    pods = PodIndex(p)
     for svc in p.objects("Service"):
         spec = m(svc.raw.get("spec"))
         stype = spec.get("type", "ClusterIP")
-        targets = pods.select_map(svc.namespace, spec.get("selector"), near=svc)
+        targets = service_targets(p, svc)
         if any(is_datastore(c) for w in targets for c in w.containers):
             any_ = True
             if stype in ("LoadBalancer", "NodePort"):

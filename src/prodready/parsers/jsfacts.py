@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
 JsArg = tuple[str, Any]  # ("lit", value) | ("name", resolved) | ("call", callee) | ("object", {key: JsArg}) | ("expr", text)
 
@@ -51,7 +51,8 @@ def _parser(flavour: str) -> Parser:
 
 
 def _text(node: Node) -> str:
-    return node.text.decode("utf-8", "replace") if node.text is not None else ""
+    text = node.text
+    return text.decode("utf-8", "replace") if text is not None else ""
 
 
 class _Walker:
@@ -121,34 +122,49 @@ class _Walker:
             return ("concat", None)
         return ("expr", _text(node)[:120])
 
-    def walk(self, root: Node) -> None:
+    def walk(self, root: Node, flavour: str) -> None:
+        """Hand every node of a kind of interest to its ``on_*`` handler, in document order (depth first,
+        parents before children: handlers depend on the bindings earlier ones recorded).
+
+        A tree-sitter query finds those nodes in C, so the thousands of other nodes of a file (identifiers,
+        punctuation...) never become Python objects. Its matches come in the depth-first order of the tree,
+        one per node since each pattern is a single node. The plain walk below is kept for the (theoretical)
+        case where the query cursor gives up."""
+        cursor = QueryCursor(_query(flavour))
+        matches = cursor.matches(root)
+        if cursor.did_exceed_match_limit:
+            self.walk_all(root)
+            return
+        for pattern, captures in matches:
+            _PATTERN_HANDLERS[pattern](self, captures["node"][0])
+
+    def walk_all(self, root: Node) -> None:
+        """The same visit as :meth:`walk`, by walking the whole tree in Python."""
         stack = [root]
         while stack:
             node = stack.pop()
-            t = node.type
-            if t == "ERROR" and not self.facts.has_error:
-                self.facts.has_error = True
-                self.facts.error_line = node.start_point[0] + 1
-            if t == "import_statement":
-                self.on_import(node)
-            elif t == "variable_declarator":
-                self.on_declarator(node)
-            elif t == "assignment_expression":
-                left = node.child_by_field_name("left")
-                right = node.child_by_field_name("right")
-                if left is not None and right is not None and right.type == "call_expression":
-                    fn = right.child_by_field_name("function")
-                    if fn is not None:
-                        self.var_types[_text(left)] = self.resolve(fn)
-            elif t in ("call_expression", "new_expression"):
-                self.on_call(node)
-            elif t == "decorator":
-                self.on_decorator(node)
-            elif t in ("member_expression", "subscript_expression"):
-                obj = node.child_by_field_name("object")
-                if obj is not None and obj.end_byte - obj.start_byte == 11 and _text(obj) == "process.env":
-                    self.on_env(node)
+            handler = _HANDLERS.get(node.type)
+            if handler is not None:
+                handler(self, node)
             stack.extend(reversed(node.children))
+
+    def on_error(self, node: Node) -> None:
+        if not self.facts.has_error:
+            self.facts.has_error = True
+            self.facts.error_line = node.start_point[0] + 1
+
+    def on_assignment(self, node: Node) -> None:
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is not None and right is not None and right.type == "call_expression":
+            fn = right.child_by_field_name("function")
+            if fn is not None:
+                self.var_types[_text(left)] = self.resolve(fn)
+
+    def on_member(self, node: Node) -> None:
+        obj = node.child_by_field_name("object")
+        if obj is not None and obj.end_byte - obj.start_byte == 11 and _text(obj) == "process.env":
+            self.on_env(node)
 
     def on_env(self, node: Node) -> None:
         if node.type == "member_expression":
@@ -229,13 +245,14 @@ class _Walker:
         args_node = node.child_by_field_name("arguments")
         if fn is None:
             return
-        if fn.type == "import":  # dynamic import("x")
+        fn_type = fn.type
+        if fn_type == "import":  # dynamic import("x")
             return
         name = self.resolve(fn)
         if name == "require":
             return
         recv = None
-        if fn.type == "member_expression":
+        if fn_type == "member_expression":
             obj = fn.child_by_field_name("object")
             if obj is not None:
                 recv = self.var_types.get(_text(obj))
@@ -253,9 +270,32 @@ class _Walker:
                 self.facts.decorators.append(JsCall(self.resolve(c), node.start_point[0] + 1, []))
 
 
+# node type -> handler, for the kinds of node the walk acts on
+_HANDLERS = {
+    "ERROR": _Walker.on_error,
+    "import_statement": _Walker.on_import,
+    "variable_declarator": _Walker.on_declarator,
+    "assignment_expression": _Walker.on_assignment,
+    "call_expression": _Walker.on_call,
+    "new_expression": _Walker.on_call,
+    "decorator": _Walker.on_decorator,
+    "member_expression": _Walker.on_member,
+    "subscript_expression": _Walker.on_member,
+}
+
+
+# one single-node pattern per kind of node in _HANDLERS, in that order (a match's pattern index picks the handler)
+_PATTERN_HANDLERS = list(_HANDLERS.values())
+
+
+@lru_cache(maxsize=4)
+def _query(flavour: str) -> Query:
+    return Query(_parser(flavour).language, " ".join(f"({kind}) @node" for kind in _HANDLERS))
+
+
 def extract(source: bytes, flavour: str) -> JsFacts:
     """``flavour`` is "javascript", "typescript" or "tsx"."""
     tree = _parser(flavour).parse(source)
     w = _Walker()
-    w.walk(tree.root_node)
+    w.walk(tree.root_node, flavour)
     return w.facts

@@ -64,7 +64,40 @@ class PyFacts:
         return any(m == p or m.startswith(p + ".") for m in self.imports for p in prefixes)
 
 
-class _Extractor(ast.NodeVisitor):
+# --- tree walking ---------------------------------------------------------------------------------
+# The extractor walks the tree in the same order as ``ast.NodeVisitor`` (fields in declaration order, depth
+# first) but without its per-node costs: ``NodeVisitor.visit`` builds a method name and looks it up for every
+# node, and ``generic_visit`` goes through ``ast.iter_fields`` and visits every leaf. Here one dict maps each
+# node class to what to do with it (a ``visit_*`` handler, or the generic walk), and nodes that can hold
+# nothing of interest are never entered at all.
+
+# Fields that never hold a node worth entering: identifiers, numbers and strings, expression contexts
+# (Load/Store/Del) and operators, which are leaves, and import aliases. (``name`` is an identifier everywhere but
+# in 3.12's ``type X = ...``, where it is a bare Name: nothing to see there either.)
+_NO_CHILD_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "asname", "module", "level", "name", "names",
+                              "conversion", "is_async", "kind", "simple", "tag", "type_comment", "lineno",
+                              "kwd_attrs", "rest", "type_ignores"})
+
+
+def _ast_classes() -> list[type]:
+    """Every node class of the running Python's ``ast``."""
+    found: list[type] = []
+    todo = [ast.AST]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+# node class -> the fields to walk into, for every node class of this Python version
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f for f in getattr(cls, "_fields", ()) if f not in _NO_CHILD_FIELDS) for cls in _ast_classes()
+}
+_Name, _Attribute, _Call, _Constant, _JoinedStr = ast.Name, ast.Attribute, ast.Call, ast.Constant, ast.JoinedStr
+
+
+class _Extractor:
     def __init__(self) -> None:
         self.facts = PyFacts()
         self.aliases: dict[str, str] = {}
@@ -73,18 +106,23 @@ class _Extractor(ast.NodeVisitor):
         self.class_stack: list[str] = []
 
     # --- names -------------------------------------------------------------------------------
+    # dotted/arg/make_call run for nearly every node of interest, so they test the exact node class
+    # (``ast.parse`` builds no subclasses) with the common cases first.
     def dotted(self, node: ast.AST) -> str | None:
+        cls = node.__class__
+        if cls is _Name:  # the common case: a bare name
+            head = node.id
+            return self.aliases.get(head, head)
         parts: list[str] = []
-        while isinstance(node, ast.Attribute):
+        while cls is _Attribute:
             parts.append(node.attr)
             node = node.value
-        if isinstance(node, ast.Name):
+            cls = node.__class__
+        if cls is _Name:
             head = node.id
-            if head in self.aliases:
-                head = self.aliases[head]
-            parts.append(head)
+            parts.append(self.aliases.get(head, head))
             return ".".join(reversed(parts))
-        if isinstance(node, ast.Call):
+        if cls is _Call:
             inner = self.dotted(node.func)
             if inner is not None:
                 parts.append(inner + "()")
@@ -92,8 +130,20 @@ class _Extractor(ast.NodeVisitor):
         return None
 
     def arg(self, node: ast.AST) -> Arg:
-        if isinstance(node, ast.Constant):
+        cls = node.__class__
+        if cls is _Constant:
             return ("lit", node.value)
+        if cls is _Name or cls is _Attribute:
+            name = self.dotted(node)
+            return ("name", name) if name else ("expr", None)
+        if cls is _Call:
+            func = node.func
+            if func.__class__ is _Attribute and func.attr == "format" and \
+                    isinstance(func.value, ast.Constant) and isinstance(func.value.value, str):
+                return ("format", None)
+            return ("call", self.dotted(func) or "<call>")
+        if cls is _JoinedStr:
+            return ("fstring", None)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.arg(e) for e in node.elts]
             if all(k == "lit" for k, _ in items):
@@ -105,21 +155,11 @@ class _Extractor(ast.NodeVisitor):
             except (ValueError, TypeError, SyntaxError, RecursionError):
                 keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
                 return ("expr", {"keys": keys})
-        if isinstance(node, ast.JoinedStr):
-            return ("fstring", None)
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Mod) and isinstance(node.left, (ast.Constant, ast.JoinedStr)):
                 return ("percent", None)
             if isinstance(node.op, ast.Add) and _has_str(node):
                 return ("concat", None)
-        if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute) and node.func.attr == "format" and \
-                    isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str):
-                return ("format", None)
-            return ("call", self.dotted(node.func) or "<call>")
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            name = self.dotted(node)
-            return ("name", name) if name else ("expr", None)
         if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
             try:
                 return ("lit", ast.literal_eval(node))
@@ -128,21 +168,27 @@ class _Extractor(ast.NodeVisitor):
         return ("expr", None)
 
     def make_call(self, node: ast.Call) -> Call:
-        name = self.dotted(node.func) or "<dynamic>"
+        func = node.func
+        name = self.dotted(func) or "<dynamic>"
         recv = None
-        if isinstance(node.func, ast.Attribute):
-            base = node.func.value
+        if func.__class__ is _Attribute:
+            base = func.value
             if isinstance(base, ast.Name) and base.id in self.var_types:
                 recv = self.var_types[base.id]
             elif isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name) and base.value.id == "self":
                 recv = self.var_types.get("self." + base.attr)
+        arg = self.arg
+        args = node.args
+        keywords = node.keywords
         kwargs: dict[str, Arg] = {}
-        for kw in node.keywords:
-            kwargs[kw.arg if kw.arg is not None else "**"] = self.arg(kw.value)
         refs: list[str] = []
-        for a in list(node.args) + [kw.value for kw in node.keywords]:
+        for a in args:
             self._refs(a, refs, 2)
-        return Call(name, node.lineno, [self.arg(a) for a in node.args], kwargs, recv,
+        for kw in keywords:
+            value = kw.value
+            kwargs[kw.arg if kw.arg is not None else "**"] = arg(value)
+            self._refs(value, refs, 2)
+        return Call(name, node.lineno, [arg(a) for a in args], kwargs, recv,
                     self.func_stack[-1].name if self.func_stack else None, refs)
 
     def _refs(self, node: ast.AST, out: list[str], depth: int) -> None:
@@ -182,6 +228,27 @@ class _Extractor(ast.NodeVisitor):
             return (self.dotted(node.func) or "?") + "()"
         return None
 
+    # --- walking -----------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        step = _ROUTE.get(node.__class__)
+        if step is not None:
+            step(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Visit the children of ``node`` in field order (as ``ast.NodeVisitor.generic_visit`` does). Going through
+        visit() keeps NodeVisitor's two frames per level of nesting, so pathologically nested code still runs into
+        the recursion limit (reported as nested too deeply) where it did before."""
+        route = _ROUTE
+        visit = self.visit
+        for name in _CHILD_FIELDS[node.__class__]:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if item.__class__ in route:
+                        visit(item)
+            elif value.__class__ in route:
+                visit(value)
+
     # --- visitors ----------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
@@ -212,7 +279,7 @@ class _Extractor(ast.NodeVisitor):
     def _visit_func(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         decorators = []
         for d in node.decorator_list:
-            if isinstance(d, ast.Call):
+            if d.__class__ is _Call:
                 decorators.append(self.make_call(d))
                 for a in d.args:
                     self.visit(a)
@@ -224,37 +291,46 @@ class _Extractor(ast.NodeVisitor):
                 if isinstance(d, ast.Attribute) and isinstance(d.value, ast.Name):
                     recv = self.var_types.get(d.value.id)
                 decorators.append(Call(name, d.lineno, [], {}, recv))
-        all_args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-        params = [a.arg for a in node.args.args + node.args.kwonlyargs]
+        args = node.args
+        params = [a.arg for a in args.args]
+        params.extend(a.arg for a in args.kwonlyargs)
         fn = Function(node.name, node.lineno, decorators, params, isinstance(node, ast.AsyncFunctionDef),
                       cls=self.class_stack[-1] if self.class_stack else None,
                       end_line=getattr(node, "end_lineno", None))
         if decorators or self.class_stack:  # route handlers and views: keep what their parameters say
-            positional = node.args.posonlyargs + node.args.args
+            positional = args.posonlyargs + args.args
             defaults: dict[str, ast.AST] = {}
-            for a, d in zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults, strict=False):
-                defaults[a.arg] = d
-            for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=False):
+            if args.defaults:
+                for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=False):
+                    defaults[a.arg] = d
+            for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False):
                 if d is not None:
                     defaults[a.arg] = d
-            for a in all_args:
-                t = self.ann(a.annotation)
-                if t:
-                    fn.param_types[a.arg] = t
+            for a in positional + args.kwonlyargs:
+                annotation = a.annotation
+                if annotation is not None:
+                    t = self.ann(annotation)
+                    if t:
+                        fn.param_types[a.arg] = t
                 d = defaults.get(a.arg)
                 if isinstance(d, ast.Call):
                     fn.param_calls[a.arg] = self.make_call(d)
-                elif isinstance(a.annotation, ast.Subscript) and isinstance(a.annotation.slice, ast.Tuple):
-                    for meta in a.annotation.slice.elts[1:]:  # Annotated[T, Depends(x)] / Annotated[int, Query(le=9)]
+                elif isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple):
+                    for meta in annotation.slice.elts[1:]:  # Annotated[T, Depends(x)] / Annotated[int, Query(le=9)]
                         if isinstance(meta, ast.Call):
                             fn.param_calls[a.arg] = self.make_call(meta)
-            fn.returns = self.ann(node.returns)
+            if node.returns is not None:
+                fn.returns = self.ann(node.returns)
         self.facts.functions.append(fn)
         self.func_stack.append(fn)
+        visit = self.visit
         for stmt in node.body:
-            self.visit(stmt)
-        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
-            self.visit(default)
+            visit(stmt)
+        for default in args.defaults:
+            visit(default)
+        for default in args.kw_defaults:
+            if default is not None:
+                visit(default)
         self.func_stack.pop()
 
     visit_FunctionDef = _visit_func
@@ -271,21 +347,24 @@ class _Extractor(ast.NodeVisitor):
         self.class_stack.pop()
 
     def _record_assign(self, node: ast.Assign | ast.AnnAssign, prefix: str = "") -> None:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if node.value is None:
             return
         value = self.arg(node.value)
-        for t in targets:
-            name = self.dotted(t) if isinstance(t, (ast.Name, ast.Attribute)) else None
+        # for `x = Callee(...)`, remember what built x (method calls on x get it as their receiver); arg()
+        # already resolved the callee: ("call", name), or "<call>" when it has no dotted name
+        callee = value[1] if value[0] == "call" and value[1] != "<call>" else None
+        for t in node.targets if node.__class__ is ast.Assign else (node.target,):
+            cls = t.__class__
+            if cls is not _Name and cls is not _Attribute:
+                continue
+            name = self.dotted(t)
             if name is None:
                 continue
-            if isinstance(node.value, ast.Call):
-                callee = self.dotted(node.value.func)
-                if callee:
-                    if isinstance(t, ast.Name):
-                        self.var_types[t.id] = callee
-                    elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
-                        self.var_types["self." + t.attr] = callee
+            if callee:
+                if cls is _Name:
+                    self.var_types[t.id] = callee
+                elif isinstance(t.value, ast.Name) and t.value.id == "self":
+                    self.var_types["self." + t.attr] = callee
             if not self.func_stack:
                 self.facts.assigns.append(Assign(prefix + name, value, node.lineno))
 
@@ -328,6 +407,19 @@ def _has_str(node: ast.AST) -> bool:
         if isinstance(n, ast.BinOp):
             stack.extend((n.left, n.right))
     return False
+
+
+# node class -> what the walk does with it: its ``visit_*`` handler if it has one, else the generic walk into
+# its children. Classes without a handler and without child fields (Name, Load, operators, alias...) are
+# absent: the walk skips them. Built once from the class itself so a new handler is picked up by name.
+_ROUTE: dict[type, Any] = {}
+for _cls, _fields in _CHILD_FIELDS.items():
+    _handler = getattr(_Extractor, "visit_" + _cls.__name__, None)
+    if _handler is not None:
+        _ROUTE[_cls] = _handler
+    elif _fields:
+        _ROUTE[_cls] = _Extractor.generic_visit
+del _cls, _fields, _handler
 
 
 def extract(tree: ast.AST) -> PyFacts:

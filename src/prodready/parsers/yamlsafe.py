@@ -89,11 +89,44 @@ class YamlResult:
     template_lines: list[int] = field(default_factory=list)  # lines where `{{ ... }}` was read as YAML
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+# Memos shared by every load (values repeat across the files of a repository: `true`, `80`, `name`...).
+# Bounded: emptied when full, so memory stays flat on huge trees.
+_MEMO_LIMIT = 50_000
+_PLAIN_SCALAR_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag
+_SCALAR_VALUES: dict[tuple[str, str], Any] = {}  # (tag, text) -> constructed immutable value (int, bool, None...)
+_IMMUTABLE_SCALARS = (int, float, bool, type(None), str)
+_ScalarNode, _MappingNode, _SequenceNode = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[str, int]] = []
         self.template_lines: list[int] = []
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        """PyYAML's resolver, memoised for plain scalars. libyaml's composer calls it for every node and it tries a
+        list of regexes each time; yet with no path resolvers (this loader registers none) the tag of a plain
+        scalar depends on its text alone, quoted scalars are always strings, and collections get the default."""
+        if kind is _ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG
+            tag = _PLAIN_SCALAR_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_SCALAR_TAGS) >= _MEMO_LIMIT:
+                    _PLAIN_SCALAR_TAGS.clear()
+                _PLAIN_SCALAR_TAGS[value] = tag
+            return tag
+        if kind is _MappingNode:
+            return _MAP_TAG
+        if kind is _SequenceNode:
+            return _SEQ_TAG
+        return super().resolve(kind, value, implicit)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YMap:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -120,6 +153,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         return seq
 
 
+assert not _Loader.yaml_path_resolvers, "the memoised resolve() assumes no path resolvers"
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 # Timestamps and other implicit types stay strings where it matters less than safety and speed.
@@ -186,14 +220,6 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
-         "yes": True, "Yes": True, "YES": True, "no": False, "No": False, "NO": False, "on": True, "On": True,
-         "ON": True, "off": False, "Off": False, "OFF": False}
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-
-
 class _FastConstructor:
     """Builds YMap/YList/scalars straight from libyaml's node graph: the common tags (str, int, float,
     bool, null, map, seq) without PyYAML's generic constructor machinery, which dominated scan time.
@@ -201,48 +227,93 @@ class _FastConstructor:
 
     def __init__(self, loader: _Loader) -> None:
         self.loader = loader
-        self.memo: dict[int, Any] = {}
+        self.memo: dict[int, Any] = {}  # id(container node) -> built object: an alias shares what it points to
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        # other scalars go through PyYAML's constructors once per (tag, text); immutable results are memoised
+        key = (tag, node.value)
+        value = _SCALAR_VALUES.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.loader.construct_object(node, deep=True)
+            if value.__class__ in _IMMUTABLE_SCALARS:
+                if len(_SCALAR_VALUES) >= _MEMO_LIMIT:
+                    _SCALAR_VALUES.clear()
+                _SCALAR_VALUES[key] = value
+        return value
 
     def build(self, node: yaml.Node) -> Any:
+        # Plain string scalars, by far the most common node, are read inline by the loops below rather than
+        # through a call to build(). Scalars are not memoised by node: an aliased one is simply read again, to an
+        # equal immutable value; containers are, so that an alias shares the object it points to.
+        cls = node.__class__
+        if cls is _ScalarNode:
+            return self.scalar(node)
         nid = id(node)
         if nid in self.memo:
             return self.memo[nid]
         tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
-            if tag == _STR_TAG:
-                value: Any = node.value
-            else:
-                value = self.loader.construct_object(node, deep=True)
-            self.memo[nid] = value
-            return value
-        if isinstance(node, yaml.MappingNode) and tag == _MAP_TAG:
-            m = YMap()
-            m.line = node.start_mark.line + 1
+        if cls is _MappingNode and tag == _MAP_TAG:
+            m = _new_ymap(node.start_mark.line + 1)
             self.memo[nid] = m
             lines = m.key_lines
+            duplicates = self.loader.duplicates
             for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise _NeedFullLoader
-                key = self.build(key_node)
-                try:
-                    hash(key)
-                except TypeError:
-                    if isinstance(key, dict):  # `{{ .Values.x }}` unquoted reads as a mapping used as a key
-                        self.loader.template_lines.append(key_node.start_mark.line + 1)
-                    key = str(key)
+                key_tag = key_node.tag
+                if key_tag == _STR_TAG and key_node.__class__ is _ScalarNode:
+                    key = key_node.value
+                else:
+                    if key_tag == "tag:yaml.org,2002:merge":
+                        raise _NeedFullLoader
+                    key = self.build(key_node)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        if isinstance(key, dict):  # `{{ .Values.x }}` unquoted reads as a mapping used as a key
+                            self.loader.template_lines.append(key_node.start_mark.line + 1)
+                        key = str(key)
+                line = key_node.start_mark.line + 1
                 if key in m:
-                    self.loader.duplicates.append((str(key), key_node.start_mark.line + 1))
-                m[key] = self.build(value_node)
-                lines[key] = key_node.start_mark.line + 1
+                    duplicates.append((str(key), line))
+                if value_node.tag == _STR_TAG and value_node.__class__ is _ScalarNode:
+                    m[key] = value_node.value
+                else:
+                    m[key] = self.build(value_node)
+                lines[key] = line
             return m
-        if isinstance(node, yaml.SequenceNode) and tag == _SEQ_TAG:
-            seq = YList()
-            seq.line = node.start_mark.line + 1
+        if cls is _SequenceNode and tag == _SEQ_TAG:
+            seq = _new_ylist(node.start_mark.line + 1)
             self.memo[nid] = seq
-            seq.item_lines = [c.start_mark.line + 1 for c in node.value]
-            seq.extend(self.build(c) for c in node.value)
+            children = node.value
+            seq.item_lines = [c.start_mark.line + 1 for c in children]
+            # a generator, as before: each level of nested sequences keeps costing two frames, so documents
+            # nested too deeply for Python's recursion limit are refused at the same depth as before (give or
+            # take the one frame no longer spent on an innermost string)
+            seq.extend(c.value if c.tag == _STR_TAG and c.__class__ is _ScalarNode else self.build(c)
+                       for c in children)
             return seq
         raise _NeedFullLoader
+
+
+_MISSING = object()
+
+
+def _new_ymap(line: int) -> YMap:
+    """An empty YMap at ``line``, as ``YMap()`` then setting ``line``, without the generic ``__init__`` (one
+    per mapping of every document)."""
+    m = dict.__new__(YMap)
+    m.line = line
+    m.key_lines = {}
+    return m
+
+
+def _new_ylist(line: int) -> YList:
+    seq = list.__new__(YList)
+    seq.line = line
+    seq.item_lines = []
+    return seq
 
 
 class _NeedFullLoader(Exception):
