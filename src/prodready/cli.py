@@ -107,7 +107,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     opts = ScanOptions(excludes=args.exclude, config_path=args.config, waivers_path=args.waivers,
                        use_waivers=not args.no_waivers, use_cache=not args.no_cache, cache_dir=args.cache_dir,
                        fail_under=args.fail_under, fail_on=args.fail_on, enable=args.enable,
-                       progress=progress.update if progress else None, live=live, defer_cache_writes=True)
+                       progress=progress.update if progress else None, live=live, exit_after=True)
     try:
         report = scan(Path(args.path), opts)
     finally:
@@ -261,5 +261,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run() -> None:
+    """The `prodready` command. The cyclic garbage collector stays off (a scan builds a large acyclic model;
+    collector passes over it cost more than the work itself) and the process ends without tearing that model
+    down object by object: outputs are flushed and every child process has been waited for by then."""
+    import gc
+
+    gc.disable()
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -53,9 +53,10 @@ class ScanOptions:
     today: dt.date | None = None
     # outcomes observed by live probes, per control id (``prodready scan --targets``); the live verdict decides
     live: dict[str, list[Outcome]] | None = None
-    # leave the cache writers (forked children) running when scan() returns; the caller renders its output
-    # meanwhile and then calls finish_background()
-    defer_cache_writes: bool = False
+    # the caller (the CLI) ends the process soon after: cache writers (forked children) are left running when
+    # scan() returns, for the caller to render its output meanwhile and then call finish_background(); and the
+    # model is kept alive rather than freed object by object (a tenth of a second or more on big trees)
+    exit_after: bool = False
 
 
 def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | None = None) -> tuple[Project, dict]:
@@ -270,7 +271,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
         report_cache = ReportCache(opts.cache_dir or (disc.root / ".prodready" / "cache"))
         key = _fingerprint(disc, cfg, opts, today, [wpath, root / ATTESTATIONS_FILE])
         report = report_cache.load(key, stat_list)
-    writer = None
+    writer = project = None
     if report is not None:  # nothing the report depends on changed since it was written
         stats = {"files": len(disc.files), "cache_hits": len(disc.files), "report_cached": True,
                  "discover_s": round(t_disc, 3)}
@@ -299,7 +300,9 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
         stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
     _BACKGROUND.extend(pid for pid in (stats.pop("_saver", None), writer) if pid)
-    if not opts.defer_cache_writes:
+    if opts.exit_after:
+        _KEPT.append(project)
+    else:
         finish_background()
     report["stats"] = stats
     report["config"] = cfg.source and os.path.relpath(cfg.source, root)
@@ -307,6 +310,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
 
 
 _BACKGROUND: list[int] = []  # cache writers (forked children) not waited for yet
+_KEPT: list = []  # models kept alive until the process ends (ScanOptions.exit_after)
 
 
 def finish_background() -> None:
