@@ -122,6 +122,7 @@ class ParseCache:
         self.sizes: list[int] = []  # entries in each shard
         self._loaded: dict[int, list] = {}  # shard number -> its unpickled entries
         self.pending: list[tuple[str, Any]] = []  # (hash, Parsed) parsed in this process, not in a shard yet
+        self._pending_digests: dict[str, Any] = {}  # hash -> Parsed, for the entries of ``pending``
         self.hits = 0
         self.dirty = False
         self.stamp_ns = time.time_ns()  # when this scan listed the files (see RACY_NS)
@@ -153,7 +154,7 @@ class ParseCache:
     def _entry(self, digest: str) -> Any | None:
         at = self.where.get(digest)
         if at is None:
-            return None
+            return self._pending_digests.get(digest)
         shard, pos = at
         entries = self._loaded.get(shard)
         if entries is None:
@@ -190,10 +191,12 @@ class ParseCache:
             self.dirty = True
 
     def store(self, rel: str, size: int, mtime_ns: int, digest: str, parsed: Any) -> None:
-        """A parse made in this process; it is pickled into a shard when the cache is saved."""
-        self.pending.append((digest, parsed))
+        """A parse made in this process; it is pickled into a shard when the cache is saved (once per content)."""
+        if digest not in self.where and digest not in self._pending_digests:
+            self.pending.append((digest, parsed))
+            self._pending_digests[digest] = parsed
+            self.dirty = True
         self.note(rel, size, mtime_ns, digest)
-        self.dirty = True
 
     def store_shard(self, files: list[tuple[str, int, int, str]], blob: bytes, parses: list) -> None:
         """A worker's pickled list of parses (and the same unpickled), with (rel, size, mtime_ns, hash) of each."""
