@@ -37,6 +37,10 @@ def test_candidates_find_every_file_holding_a_literal() -> None:
     assert ix.candidates(frozenset({"kubecost"})) == {"a.py", "c.py"}
     assert ix.candidates(frozenset({"opencost", "absent"})) == {"c.py"}
     assert ix.candidates(frozenset({"zzz"})) == set()
+    # "ſecret" (long s) matches `secret` under re.I but lower-cases to itself: non-ASCII files always stay in
+    ix = TextIndex([("a.py", "ſecret = 1"), ("b.py", "plain")])
+    assert re.search("secret", "ſecret = 1", re.I)
+    assert ix.candidates(frozenset({"secret"})) == {"a.py"}
 
 
 def test_prefilter_never_drops_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,3 +77,25 @@ def test_prefilter_never_drops_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
                 low = text.lower()
                 assert any(lit in low for lit in lits), (pattern, path)
     assert checked > 50
+
+
+def test_secret_prefilter_anchors_miss_no_line() -> None:
+    """The secret pre-filter finds its literal anchors with str.find on lower-cased text; every line the plain
+    case-insensitive pattern matches must still be a candidate, including texts with İ, ı or ſ."""
+    from prodready.parsers.secretscan import PREFILTER, candidate_starts
+
+    texts = ["paſsword = 'hunter2abc'\n", "API_KEY=ıabc123\n", "x: 1\nTOKEN: \"İabc\"\n", "db: postgres://u:p@h/db\n",
+             "k = 'AKIAIOSFODNN7EXAMPLE'\n", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n",
+             "-----BEGIN RSA PRIVATE KEY-----\n", "é password: s3cr3t-value\n"]
+    for tree in (ROOT / "tests" / "fixtures" / "controls", ROOT / "examples"):
+        for f in tree.rglob("*"):
+            if f.is_file() and f.stat().st_size < 200_000:
+                try:
+                    texts.append(f.read_text(encoding="utf-8"))
+                except UnicodeDecodeError:
+                    continue
+    assert len(texts) > 500
+    for text in texts:
+        plain = {text.count("\n", 0, m.start()) for m in PREFILTER.finditer(text)}
+        fast = {text.count("\n", 0, pos) for pos in candidate_starts(text)}
+        assert plain <= fast, text[:80]

@@ -21,6 +21,9 @@ except ImportError:  # pragma: no cover - Python < 3.11 is not supported, kept f
     import sre_constants as sre_c  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
+# The only characters that match an ASCII letter under re.IGNORECASE but do not lower-case to it: İ and ı (i),
+# ſ (s). A text holding one can match a case-insensitive pattern where its lower-cased copy lacks the literal.
+FOLDS_TO_ASCII = "\u0130\u0131\u017f"
 MIN_LITERAL = 3  # shorter literals occur nearly everywhere; they would not narrow the search
 _REPEATS = {sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, getattr(sre_c, "POSSESSIVE_REPEAT", sre_c.MAX_REPEAT)}
 
@@ -83,7 +86,10 @@ class TextIndex:
         self.starts: list[int] = []
         chunks: list[str] = []
         pos = 0
+        self.always: set[str] = set()  # files never ruled out (see FOLDS_TO_ASCII)
         for path, text in sources:
+            if not text.isascii() and any(ch in text for ch in FOLDS_TO_ASCII):
+                self.always.add(path)
             low = text.lower()  # hits are only mapped back to files, so a length change does not matter
             self.paths.append(path)
             self.starts.append(pos)
@@ -103,4 +109,4 @@ class TextIndex:
                 hit.add(f)
                 nxt = starts[f + 1] if f + 1 < len(starts) else len(text)
                 i = text.find(lit, nxt)  # one hit per file is enough
-        return {self.paths[f] for f in hit}
+        return {self.paths[f] for f in hit} | self.always

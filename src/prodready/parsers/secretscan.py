@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from ..secrets import WEAK_VALUE_RX, mask_value
+from ..textindex import FOLDS_TO_ASCII
 
 # A line is a candidate only if a secret-like name is assigned a literal value (not a reference such as
 # `${X}`, `{{ }}`, `$(...)`, a mapping or list) or it carries a known credential format. Most lines that merely
@@ -36,7 +37,9 @@ _ANCHORS = (("pass", 0), ("pwd", 0), ("secret", 0), ("token", 0), ("api", 0), ("
 def candidate_starts(text: str) -> list[int]:
     """Sorted offsets in ``text`` where a PREFILTER match starts (every line that has a match is represented)."""
     low = text.lower()
-    if len(low) != len(text):  # a few characters change length when lower-cased; offsets would drift
+    # a few characters change length when lower-cased (offsets would drift) or match an ASCII letter without
+    # lower-casing to it (the anchors would miss them): such texts take the plain search
+    if len(low) != len(text) or (not text.isascii() and any(ch in text for ch in FOLDS_TO_ASCII)):
         return sorted({m.start() for m in PREFILTER.finditer(text)})
     match = PREFILTER.match  # case-insensitive, so matching the lower-cased text is the same test
     starts: set[int] = set()
