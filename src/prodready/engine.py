@@ -263,9 +263,10 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
     attestations = load_attestations(root)
     today = opts.today or dt.date.today()
     listed_ns = time.time_ns()
+    t_disc = time.perf_counter()
     disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
     stat_list = [(sf.rel, sf.abspath, sf.kind, sf.mtime_ns) for sf in disc.files]
-    t_disc = time.perf_counter() - t0
+    t_disc = time.perf_counter() - t_disc
     report_cache, key, report = None, None, None
     if opts.use_cache and opts.live is None:
         report_cache = ReportCache(opts.cache_dir or (disc.root / ".prodready" / "cache"))
