@@ -182,3 +182,15 @@ def test_change_within_the_same_timestamp_tick_is_seen(tree: Path) -> None:
     assert second["stats"]["cache_hits"] == second["files"]["total"] - 1
     assert _verdicts(second) != _verdicts(first)
     assert _verdicts(second) == _verdicts(scan(tree, _opts(use_cache=False)))
+
+
+def test_other_libraries_invalidate_both_caches(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser library upgraded (a site-packages directory changed) or another Python: nothing cached is reused."""
+    scan(tree, _opts())
+    assert scan(tree, _opts())["stats"].get("report_cached")
+    monkeypatch.setattr(engine, "environment_stamp", lambda: "another Python; other libraries")
+    r = scan(tree, _opts())
+    assert not r["stats"].get("report_cached")
+    assert r["stats"]["cache_hits"] < r["files"]["total"] // 5  # parses made with other libraries are not used
+    again = scan(tree, _opts())
+    assert again["stats"].get("report_cached")

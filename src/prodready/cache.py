@@ -8,9 +8,10 @@
   plain containers: a planted cache file can at worst be rejected, never execute code.
 * The **report cache** keeps the evaluated report of the last scan with a fingerprint of everything it depends on
   (every file's path, kind, size and modification time to the nanosecond, the configuration, waivers,
-  attestations, the date, prodready's own code). A scan whose fingerprint matches reuses it without parsing or
-  evaluating anything. Modification times of a fresh checkout cannot be predicted, so a report cache committed to a
-  repository never matches there. It is plain JSON.
+  attestations, the date, prodready's own code, the Python version and installed libraries). A scan whose
+  fingerprint matches reuses it without parsing or evaluating anything. Modification times of a fresh checkout
+  cannot be predicted, so a report cache committed to a repository never matches there. It is plain JSON.
+* Both are dropped when the Python version or the installed libraries change (``engine.environment_stamp``).
 """
 
 from __future__ import annotations
@@ -114,8 +115,9 @@ def wait(pid: int | None) -> None:
 
 
 class ParseCache:
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, environment: str = "") -> None:
         self.directory = directory
+        self.environment = environment  # Python and library versions the parses were made with
         self.index: dict[str, tuple[int, int, str]] = {}  # rel -> (size, mtime_ns, hash)
         self.where: dict[str, tuple[int, int]] = {}  # hash -> (shard number, position in the shard)
         self.shards: list[bytes] = []  # pickled lists of Parsed
@@ -145,7 +147,8 @@ class ParseCache:
                 index, where = data.get("index"), data.get("where")
                 shards, sizes = data.get("shards"), data.get("sizes")
                 stamp = data.get("stamp_ns")
-                if _well_formed(index, where, shards, sizes) and isinstance(stamp, int):
+                if _well_formed(index, where, shards, sizes) and isinstance(stamp, int) \
+                        and data.get("environment") == self.environment:
                     self.index, self.where, self.shards, self.sizes = index, where, shards, sizes
                     self.trusted_before_ns = stamp - RACY_NS
         except Exception:  # a corrupt or planted cache is simply ignored
@@ -239,7 +242,8 @@ class ParseCache:
             shards, sizes = [shards[s] for s in used], [sizes[s] for s in used]
         try:
             _atomic_write(self.directory, f"parse-v{PARSER_VERSION}.pickle", lambda fh: pickle.dump(
-                {"version": PARSER_VERSION, "stamp_ns": self.stamp_ns, "index": index, "where": where,
+                {"version": PARSER_VERSION, "environment": self.environment, "stamp_ns": self.stamp_ns,
+                 "index": index, "where": where,
                  "shards": shards, "sizes": sizes},
                 fh, protocol=5))
         except OSError:

@@ -67,7 +67,7 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | N
     cache_dir = None
     if opts.use_cache:
         cache_dir = opts.cache_dir or (disc.root / ".prodready" / "cache")
-    cache = ParseCache(cache_dir)
+    cache = ParseCache(cache_dir, environment_stamp())
     max_bytes = int(cfg.max_file_mb * 1048576) if cfg.max_file_mb else parse_mod.MAX_FILE_BYTES
     total = len(disc.files)
     slots: list[Parsed | None] = [None] * total
@@ -324,7 +324,7 @@ def _fingerprint(disc: Discovery, cfg: Config, opts: ScanOptions, today: dt.date
     """What a report depends on besides the discovered files themselves: prodready's code, the configuration,
     the date (waivers and attestations expire), the waivers and attestations files, and for Helm charts the
     `helm` binary and the chart dependencies under charts/ (not files prodready reads)."""
-    parts = [__version__, _code_stamp(), str(disc.root), today.isoformat(), repr(cfg), repr(sorted(opts.enable)),
+    parts = [__version__, _code_stamp(), environment_stamp(), str(disc.root), today.isoformat(), repr(cfg), repr(sorted(opts.enable)),
              str(opts.use_waivers), repr(disc.skipped), str(opts.config_path), str(opts.waivers_path)]
     for path in inputs:
         try:
@@ -343,6 +343,21 @@ def _fingerprint(disc: Discovery, cfg: Config, opts: ScanOptions, today: dt.date
             except OSError:
                 parts.append(f"{sf.rel}: no charts/")
     return cache_mod.fingerprint(parts, [(sf.rel, sf.kind, sf.size, sf.mtime_ns) for sf in disc.files])
+
+
+@functools.lru_cache(maxsize=1)
+def environment_stamp() -> str:
+    """The Python version and the state of the package directories: installing, upgrading or removing a
+    package (a parser prodready uses, say) changes a site-packages directory's modification time, and cached
+    parses and reports made with other libraries are not reused."""
+    parts = [sys.version]
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                continue
+    return ";".join(parts)
 
 
 @functools.lru_cache(maxsize=1)
