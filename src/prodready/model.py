@@ -7,7 +7,7 @@ container knows the Dockerfile (and final stage) that builds its image when the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -495,7 +495,15 @@ class Project:
         return hpa.get((w.kind, w.name, ns, w.rendered_by)) or hpa.get((w.kind, w.name, ns, None))
 
     def files_of(self, *kinds: str) -> list[str]:
+        if len(kinds) == 1:  # the common case, from an index by kind (paths in file order)
+            return list(self.derived("files-by-kind", self._files_by_kind).get(kinds[0], ()))
         return [p for p, k in self.files.items() if k in kinds]
+
+    def _files_by_kind(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for path, kind in self.files.items():
+            out.setdefault(kind, []).append(path)
+        return out
 
     def has_file(self, pattern: str) -> list[str]:
         rx = re.compile(pattern, re.I)
@@ -529,18 +537,18 @@ class Project:
         rx = re.compile(pattern, flags)
         out: list[Loc] = []
         literals = required_literals(pattern, flags)
-        only = None
         if literals is not None:  # files holding none of the literals every match needs cannot match
-            only = set()
             indexes = self.derived("text-indexes", self._text_indexes)
+            only: set[str] = set()
             for kind in (kinds if kinds is not None else indexes):
                 if kind in indexes:
                     only |= indexes[kind].candidates(literals)
-        for path, text in self.sources.items():
-            if kinds is not None and self.files.get(path) not in kinds:
-                continue
-            if only is not None and path not in only:
-                continue
+            order = self.derived("source-positions", lambda: {path: i for i, path in enumerate(self.sources)})
+            paths: Iterable[str] = sorted(only, key=order.__getitem__)  # in source order, as without the index
+        else:
+            paths = (path for path in self.sources if kinds is None or self.files.get(path) in kinds)
+        for path in paths:
+            text = self.sources[path]
             if hints and not any(h in text for h in hints):
                 continue
             for m in rx.finditer(text):
