@@ -154,19 +154,20 @@ def _init_worker(known: frozenset[str]) -> None:
 
 
 def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
-    """A worker's share: ((position, (hash, None)) for content the cache holds, ...) and the new parses
-    pickled once, as bytes the main process both reads and keeps in the cache as they are."""
+    """A worker's share: [(position, content hash, Parsed or None, whether the parse is in the blob)] and the
+    blob: the new parses pickled once, as bytes the main process both reads and keeps in the cache as they are.
+    None without the blob flag: the main process's cache holds that content."""
     gc.disable()
     first, jobs = chunk
-    out: list[tuple[int, tuple[str | None, Parsed | None]]] = []
+    out: list[tuple[int, str | None, Parsed | None, bool]] = []
     fresh: list[Parsed] = []
     for n, job in enumerate(jobs):
         digest, parsed = _read_and_parse(job, known=_KNOWN)
         if parsed is not None and digest is not None:
             fresh.append(parsed)
-            parsed = None
-            digest = "+" + digest  # in the blob, in order
-        out.append((first + n, (digest, parsed)))
+            out.append((first + n, digest, None, True))
+        else:  # content the cache holds, or a file that could not be read (its Parsed says why)
+            out.append((first + n, digest, parsed, False))
     return out, pickle.dumps(fresh, protocol=5)
 
 
@@ -216,11 +217,7 @@ def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
 def _worker_batch(items: list, blob: bytes) -> tuple[list, tuple[bytes, list]]:
     parses = pickle.loads(blob)  # made by our own worker just now
     fresh = iter(parses)
-    batch = []
-    for pos, (digest, parsed) in items:
-        if digest is not None and digest.startswith("+"):
-            digest, parsed = digest[1:], next(fresh)
-        batch.append((pos, (digest, parsed)))
+    batch = [(pos, (digest, next(fresh) if in_blob else parsed)) for pos, digest, parsed, in_blob in items]
     return batch, (blob, parses)
 
 
