@@ -99,3 +99,13 @@ def test_secret_prefilter_anchors_miss_no_line() -> None:
         plain = {text.count("\n", 0, m.start()) for m in PREFILTER.finditer(text)}
         fast = {text.count("\n", 0, pos) for pos in candidate_starts(text)}
         assert plain <= fast, text[:80]
+
+
+def test_line_text_edges() -> None:
+    """Snippets come from per-file line offsets: first, middle and last lines, a final newline, and lines past
+    the end (None)."""
+    p = model.Project(root="/")
+    p.sources.update({"a": "one\n  two  \nthree", "b": "x\n", "c": ""})
+    assert [p.line_text("a", n) for n in (0, 1, 2, 3, 4)] == [None, "one", "two", "three", None]
+    assert [p.line_text("b", n) for n in (1, 2, 3)] == ["x", "", None]
+    assert p.line_text("c", 1) == "" and p.line_text("c", 2) is None and p.line_text("zz", 1) is None

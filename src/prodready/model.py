@@ -515,11 +515,10 @@ class Project:
         text = self.sources.get(path)
         if text is None:
             return None
-        start = 0
-        for _ in range(line - 1):  # walk to the line without splitting the whole file
-            start = text.find("\n", start) + 1
-            if start == 0:
-                return None
+        starts = self.derived(("line-starts", path), lambda: _line_starts(text))  # files give many findings
+        if line > len(starts):
+            return None
+        start = starts[line - 1]
         end = text.find("\n", start)
         return text[start:end if end >= 0 else None].strip()[:200]
 
@@ -554,3 +553,13 @@ class Project:
             for m in rx.finditer(text):
                 out.append(Loc(path, text.count("\n", 0, m.start()) + 1))
         return out
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offset of the first character of each line (a final newline starts one more, empty, line)."""
+    starts = [0]
+    i = text.find("\n")
+    while i >= 0:
+        starts.append(i + 1)
+        i = text.find("\n", i + 1)
+    return starts
