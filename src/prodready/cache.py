@@ -88,7 +88,8 @@ def _atomic_write(directory: Path, name: str, write) -> None:
 
 def in_background(job) -> int | None:
     """Run ``job()`` in a forked child so the scan goes on meanwhile; returns the child's pid, to :func:`wait`
-    for. Where fork is unavailable the job runs here. A failure only loses the cache, never the scan."""
+    for. Where fork is unavailable the job runs here. A failure loses only the job's own work (a cache file,
+    the child's share of the controls, which the caller then evaluates itself), never the scan."""
     if not hasattr(os, "fork"):
         try:
             job()

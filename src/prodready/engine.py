@@ -509,27 +509,22 @@ def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Conf
 
     fd, path = tempfile.mkstemp(prefix="prodready-eval-", suffix=".pickle")
     os.close(fd)
+
+    def child() -> None:  # evaluate from the queue, write the results
+        mine = drain()
+        with open(path, "wb") as fh:
+            pickle.dump(mine, fh, protocol=5)
+
     try:
-        pid = os.fork()
-        if pid == 0:  # child: evaluate from the queue, write the results, leave without parent cleanup
-            code = 1
-            try:
-                mine = drain()
-                with open(path, "wb") as fh:
-                    pickle.dump(mine, fh, protocol=5)
-                code = 0
-            finally:
-                os._exit(code)
+        pid = cache_mod.in_background(child)
         results = drain()
         os.close(rfd)
-        _, status = os.waitpid(pid, 0)
-        theirs = None
-        if status == 0:
-            try:
-                with open(path, "rb") as fh:
-                    theirs = pickle.load(fh)  # written by our own child just now
-            except (OSError, EOFError, pickle.UnpicklingError):
-                theirs = None
+        cache_mod.wait(pid)
+        try:
+            with open(path, "rb") as fh:
+                theirs = pickle.load(fh)  # written by our own child just now
+        except Exception:  # the child failed: its file is empty or cut short
+            theirs = None
         if isinstance(theirs, dict):
             results.update(theirs)
     finally:
