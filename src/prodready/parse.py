@@ -10,7 +10,6 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from .parsers import jsfacts, pyfacts
@@ -237,24 +236,39 @@ class MarkdownDoc:
     words: int
 
 
-@lru_cache(maxsize=1)
-def _markdown_parser():
-    """One CommonMark parser, reused. Only block structure is needed (headings and their raw text), so inline
-    parsing — more than half of the work — is switched off."""
-    from markdown_it import MarkdownIt
+def _markdown_headings(text: str) -> list[Heading]:
+    """ATX and setext headings of a CommonMark document: level, raw inline text (as written, markup kept) and
+    line. pulldown-cmark (through pyromark) does the block parsing; its ranges are UTF-8 byte offsets."""
+    import pyromark
 
-    return MarkdownIt("commonmark").disable(["inline", "text_join"])
+    raw = text.encode()
+    headings: list[Heading] = []
+    level = start = first = last = 0
+    for event, span in pyromark.events_with_range(text):
+        if level:
+            end = event.get("End") if event.__class__ is dict else None  # breaks and rules are plain strings
+            if end.__class__ is dict and "Heading" in end:
+                if first > start and raw[first - 1] == 0x5C:  # an escaped first character: keep its backslash
+                    first -= 1
+                content = raw[first:last].decode().strip() if last else ""
+                headings.append(Heading(level, content, raw.count(b"\n", 0, start) + 1))
+                level = 0
+            else:  # inline content of the heading: its source span runs from the first to the last event
+                if not last:
+                    first = span["start"]
+                last = max(last, span["end"])
+        elif event.__class__ is dict:
+            begin = event.get("Start")
+            if begin.__class__ is dict and "Heading" in begin:
+                level = int(begin["Heading"]["level"][1:])
+                start, first, last = span["start"], 0, 0
+    return headings
 
 
 def _parse_markdown(out: Parsed, text: str) -> None:
     headings: list[Heading] = []
     if out.rel.lower().endswith((".md", ".markdown")):
-        tokens = _markdown_parser().parse(text)
-        for i, tok in enumerate(tokens):
-            if tok.type == "heading_open" and i + 1 < len(tokens):
-                level = int(tok.tag[1:])
-                line = (tok.map[0] + 1) if tok.map else 0
-                headings.append(Heading(level, tokens[i + 1].content.strip(), line))
+        headings = _markdown_headings(text)
     else:  # rst/adoc: underline or '=' headings, good enough for topic detection
         lines = text.splitlines()
         for i, line in enumerate(lines):
