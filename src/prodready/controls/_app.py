@@ -27,6 +27,12 @@ def is_test(path: str) -> bool:
     return bool(TEST_PATH.search(path))
 
 
+@lru_cache(maxsize=16384)  # pure, and the same route paths are judged by several controls
+def is_infra_route(path: str) -> bool:
+    """An operational route (health, metrics, docs...): ``INFRA_ROUTE.match(path)``."""
+    return bool(INFRA_ROUTE.match(path))
+
+
 def code(p: Project, *, tests: bool = False) -> list[CodeFile]:
     """Code files of the project, test code left out unless ``tests`` (computed once per project)."""
     if tests:
@@ -63,19 +69,29 @@ def imports_matching(cf: CodeFile, mods: tuple[str, ...]) -> tuple[str, int] | N
     return min(hits, key=lambda h: h[1]) if hits else None
 
 
+def _import_keys(imp: str) -> tuple[str, ...]:
+    """An import and each of its parent modules (the keys :func:`_prefixes` gives it)."""
+    keys = [imp]
+    j = len(imp)
+    while j > 0:
+        j = max(imp.rfind(".", 0, j), imp.rfind("/", 0, j))
+        if j > 0:
+            keys.append(imp[:j])
+    return tuple(keys)
+
+
 def _import_index(p: Project) -> dict[str, list[int]]:
     """Every import prefix (the keys of :func:`_prefixes`: each import and each of its parent modules) ->
     positions in ``p.code`` of the files that have it."""
     idx: dict[str, list[int]] = {}
+    known: dict[str, tuple[str, ...]] = {}  # import -> its keys (most modules are imported by many files)
     for i, cf in enumerate(p.code):
         keys: set[str] = set()
         for imp in cf.facts.imports:
-            keys.add(imp)
-            j = len(imp)
-            while j > 0:
-                j = max(imp.rfind(".", 0, j), imp.rfind("/", 0, j))
-                if j > 0:
-                    keys.add(imp[:j])
+            ks = known.get(imp)
+            if ks is None:
+                ks = known[imp] = _import_keys(imp)
+            keys.update(ks)
         for key in keys:
             idx.setdefault(key, []).append(i)
     return idx
@@ -96,6 +112,12 @@ def _importing_positions(p: Project, py: tuple[str, ...], js: tuple[str, ...]) -
                                                                          if p.code[i].language != PY})
 
     return p.derived(("app.importing", py, js), compute)
+
+
+def any_import(p: Project, test: Callable[[str], Any]) -> bool:
+    """Whether some import of the code (or a parent module of one, see :func:`_prefixes`) passes ``test``: each
+    distinct module name is tested once, from the project's import index."""
+    return any(test(key) for key in p.derived("app.import-index", lambda: _import_index(p)))
 
 
 def files_importing(p: Project, py: tuple[str, ...], js: tuple[str, ...] | None = None, *, tests: bool = True
@@ -132,47 +154,188 @@ def import_hits(p: Project, py: tuple[str, ...], js: tuple[str, ...], *, tests: 
     return out
 
 
+def code_positions(p: Project) -> dict[int, int]:
+    """``id(code file)`` -> its position in ``p.code`` (built once per project), to put findings gathered from
+    several indexes back in model order."""
+    return p.derived("app.code-positions", lambda: {id(cf): i for i, cf in enumerate(p.code)})
+
+
 def in_model_order(p: Project, *groups: list[CodeFile]) -> list[CodeFile]:
     """The code files of ``groups`` (each a subset of ``p.code``), once each, in model order."""
-    pos = p.derived("app.code-positions", lambda: {id(cf): i for i, cf in enumerate(p.code)})
+    pos = code_positions(p)
     return sorted({id(cf): cf for g in groups for cf in g}.values(), key=lambda cf: pos[id(cf)])
 
 
-def _call_index(p: Project) -> dict[str, list[tuple[int, int]]]:
-    """Callee name -> (file position in ``p.code``, call position in its ``facts.calls``), in model order."""
-    idx: dict[str, list[tuple[int, int]]] = {}
+_CALL_BITS = 32  # a call's position is one int: file position << _CALL_BITS | position in the file's calls
+_CALL_MASK = (1 << _CALL_BITS) - 1
+
+
+def _call_index(p: Project) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """(callee name -> positions of its calls, receiver -> positions of the calls made on it), positions as in
+    ``_CALL_BITS``, in model order (the receivers in the same pass: the few controls that look at them need not
+    walk every call again)."""
+    idx: dict[str, list[int]] = {}
+    by_recv: dict[str, list[int]] = {}
     for i, cf in enumerate(p.code):
+        base = i << _CALL_BITS
         for j, c in enumerate(cf.facts.calls):
-            idx.setdefault(c.name, []).append((i, j))
-    return idx
+            got = idx.get(c.name)
+            if got is None:
+                idx[c.name] = [base | j]
+            else:
+                got.append(base | j)
+            if c.recv:
+                by_recv.setdefault(c.recv, []).append(base | j)
+    return idx, by_recv
 
 
-def calls_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = True) -> list[tuple[CodeFile, Any]]:
+def _calls_named(p: Project, name_test: Callable[[str], Any], recv_test: Callable[[str], Any] | None = None
+                 ) -> list[int]:
+    """Positions (in model order) of the calls whose callee name passes ``name_test`` (or whose receiver passes
+    ``recv_test``)."""
+    idx, by_recv = p.derived("app.call-index", lambda: _call_index(p))
+    runs = [poss for name, poss in idx.items() if name_test(name)]
+    if recv_test is not None:
+        runs += [poss for recv, poss in by_recv.items() if recv_test(recv)]
+        return sorted(set().union(*runs))
+    if len(runs) == 1:
+        return runs[0]
+    return sorted([pos for run in runs for pos in run])  # (sorted runs: a merge)
+
+
+def calls_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = True,
+                recv_test: Callable[[str], Any] | None = None) -> list[tuple[CodeFile, Any]]:
     """(file, call) for every call of the code (test code left out unless ``tests``) whose resolved callee name passes
-    ``name_test``, in model order (file by file, then call by call): the same calls, in the same order, as walking
-    every file's ``facts.calls`` and keeping those whose name passes. The test runs once per distinct callee name
-    over an index built once per project, instead of once per call in every control that looks for a few callees."""
-    idx = p.derived("app.call-index", lambda: _call_index(p))
-    sel = sorted(pos for name, poss in idx.items() if name_test(name) for pos in poss)
-    out = [(p.code[i], p.code[i].facts.calls[j]) for i, j in sel]
+    ``name_test`` (or, given ``recv_test``, whose receiver passes it), in model order (file by file, then call by
+    call): the same calls, in the same order, as walking every file's ``facts.calls`` and keeping those that pass.
+    The test runs once per distinct callee name over an index built once per project, instead of once per call in
+    every control that looks for a few callees."""
+    code = p.code
+    out = [(cf := code[pos >> _CALL_BITS], cf.facts.calls[pos & _CALL_MASK])
+           for pos in _calls_named(p, name_test, recv_test)]
     return out if tests else [(cf, c) for cf, c in out if not is_test(cf.path)]
 
 
 def files_calling(p: Project, name_test: Callable[[str], Any]) -> list[CodeFile]:
     """Code files (in model order, test code included) with a call whose callee name passes ``name_test``."""
-    idx = p.derived("app.call-index", lambda: _call_index(p))
-    sel = sorted({i for name, poss in idx.items() if name_test(name) for i, _j in poss})
-    return [p.code[i] for i in sel]
+    code = p.code
+    return [code[i] for i in sorted({pos >> _CALL_BITS for pos in _calls_named(p, name_test)})]
+
+
+class _DefIndex:
+    """Where each name is defined or used as a decorator in the project's code: Python function decorators,
+    JavaScript/TypeScript decorators, Python assignment targets, class and function names, each name -> positions
+    (in ``p.code``, then in the file's list). Built in one pass per project: the controls that look for a few
+    names test each distinct name once instead of walking every file's facts."""
+
+    def __init__(self, code: list[CodeFile]) -> None:
+        self.py_decorators: dict[str, list[tuple[int, int, int]]] = {}  # -> (file, function, decorator)
+        self.py_decorator_refs: dict[str, list[tuple[int, int, int]]] = {}  # a name in a decorator's arguments
+        self.js_decorators: dict[str, list[tuple[int, int]]] = {}  # -> (file, decorator)
+        self.assigns: dict[str, list[tuple[int, int]]] = {}  # target -> (file, assignment)
+        self.classes: dict[str, list[tuple[int, int]]] = {}  # -> (file, class)
+        self.class_bases: dict[str, list[tuple[int, int]]] = {}  # a base class -> (file, class)
+        self.functions: dict[str, list[tuple[int, int]]] = {}  # -> (file, function)
+        self.param_calls: list[tuple[int, int]] = []  # (file, function) of every function with ``param_calls``
+        for i, cf in enumerate(code):
+            facts = cf.facts
+            if cf.language != PY:
+                for k, d in enumerate(facts.decorators):
+                    self.js_decorators.setdefault(d.name, []).append((i, k))
+                continue
+            for j, fn in enumerate(facts.functions):
+                self.functions.setdefault(fn.name, []).append((i, j))
+                for k, d in enumerate(fn.decorators):
+                    self.py_decorators.setdefault(d.name, []).append((i, j, k))
+                    for r in d.refs:
+                        self.py_decorator_refs.setdefault(r, []).append((i, j, k))
+                if fn.param_calls:
+                    self.param_calls.append((i, j))
+            for j, a in enumerate(facts.assigns):
+                self.assigns.setdefault(a.target, []).append((i, j))
+            for j, c in enumerate(facts.classes):
+                self.classes.setdefault(c[0], []).append((i, j))
+                for b in c[2]:
+                    self.class_bases.setdefault(b, []).append((i, j))
+
+
+def _defs(p: Project) -> _DefIndex:
+    return p.derived("app.def-index", lambda: _DefIndex(p.code))
+
+
+def _selected(p: Project, table: dict[str, list], name_test: Callable[[str], Any], tests: bool) -> list[tuple]:
+    """The positions of ``table`` under the names passing ``name_test``, in model order; test code left out unless
+    ``tests``."""
+    sel = sorted(pos for name, poss in table.items() if name_test(name) for pos in poss)
+    return sel if tests else [pos for pos in sel if not is_test(p.code[pos[0]].path)]
+
+
+def py_decorators_where(p: Project, name_test: Callable[[str], Any], *, refs: bool = False, tests: bool = False
+                        ) -> list[tuple[CodeFile, Function, Any]]:
+    """(file, function, decorator) for every decorator of a Python function whose name passes ``name_test`` (or,
+    with ``refs``, one of the names in its arguments), in model order (file by file, function by function,
+    decorator by decorator); test code left out unless ``tests``: the same as walking ``cf.facts.functions`` and
+    their ``decorators`` in every file of ``code(p, tests=...)``."""
+    idx = _defs(p)
+    sel = _selected(p, idx.py_decorators, name_test, tests)
+    if refs:
+        sel = sorted(set(sel).union(_selected(p, idx.py_decorator_refs, name_test, tests)))
+    out = []
+    for i, j, k in sel:
+        fn = p.code[i].facts.functions[j]
+        out.append((p.code[i], fn, fn.decorators[k]))
+    return out
+
+
+def js_decorators_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = False
+                        ) -> list[tuple[CodeFile, Any]]:
+    """(file, decorator) for every JavaScript/TypeScript decorator whose name passes ``name_test``, in model order."""
+    return [(p.code[i], p.code[i].facts.decorators[k])
+            for i, k in _selected(p, _defs(p).js_decorators, name_test, tests)]
+
+
+def assigns_where(p: Project, target_test: Callable[[str], Any], *, tests: bool = False) -> list[tuple[CodeFile, Any]]:
+    """(file, assignment) for every Python assignment whose target passes ``target_test``, in model order."""
+    return [(p.code[i], p.code[i].facts.assigns[j]) for i, j in _selected(p, _defs(p).assigns, target_test, tests)]
+
+
+def classes_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = False) -> list[tuple[CodeFile, tuple]]:
+    """(file, (name, line, bases)) for every Python class whose name passes ``name_test``, in model order."""
+    return [(p.code[i], p.code[i].facts.classes[j]) for i, j in _selected(p, _defs(p).classes, name_test, tests)]
+
+
+def classes_with_base(p: Project, base_test: Callable[[str], Any], *, tests: bool = False
+                      ) -> list[tuple[CodeFile, tuple]]:
+    """(file, (name, line, bases)) for every Python class with a base class passing ``base_test``, model order."""
+    sel = sorted(set(_selected(p, _defs(p).class_bases, base_test, tests)))
+    return [(p.code[i], p.code[i].facts.classes[j]) for i, j in sel]
+
+
+def functions_where(p: Project, name_test: Callable[[str], Any], *, tests: bool = False
+                    ) -> list[tuple[CodeFile, Function]]:
+    """(file, function) for every Python function (or method) whose name passes ``name_test``, in model order."""
+    return [(p.code[i], p.code[i].facts.functions[j])
+            for i, j in _selected(p, _defs(p).functions, name_test, tests)]
+
+
+def functions_with_param_calls(p: Project, *, tests: bool = False) -> list[tuple[CodeFile, Function]]:
+    """(file, function) for every Python function with calls in its parameters (``Depends(...)``), model order."""
+    sel = _defs(p).param_calls
+    return [(p.code[i], p.code[i].facts.functions[j]) for i, j in sel if tests or not is_test(p.code[i].path)]
 
 
 def unit_of(p: Project, path: str) -> str:
-    """``p.unit_root(path)``, remembered per directory (the answer depends on the directory only): thousands of
-    files share a few hundred directories."""
-    memo = p.derived("app.unit-by-dir", dict)
-    d = path.rsplit("/", 1)[0] if "/" in path else ""
-    unit = memo.get(d)
+    """``p.unit_root(path)``, remembered per path and per directory (the answer depends on the directory only):
+    thousands of files share a few hundred directories, and controls ask again for the same files."""
+    by_path = p.derived("app.unit-by-path", dict)
+    unit = by_path.get(path)
     if unit is None:
-        unit = memo[d] = p.unit_root(path)
+        memo = p.derived("app.unit-by-dir", dict)
+        d = path.rsplit("/", 1)[0] if "/" in path else ""
+        unit = memo.get(d)
+        if unit is None:
+            unit = memo[d] = p.unit_root(path)
+        by_path[path] = unit
     return unit
 
 
@@ -188,6 +351,23 @@ def service_groups(p: Project) -> dict[tuple[str, str], list[HttpApp]]:
         return groups
 
     return dict(p.derived("app.service-groups", compute))
+
+
+def service_routes(p: Project, fw: str, unit: str) -> list[tuple[HttpApp, Route, Function | None]]:
+    """(app, route, handler function) of every route of one service group of :func:`service_groups`, in app and
+    route order; the handler (:func:`route_function`) only for FastAPI and Flask, else None. Listed once per
+    project: several controls walk every route of every service (read the list only)."""
+    def compute() -> dict[tuple[str, str], list]:
+        out = {}
+        by_path = _code_by_path(p)
+        for (fw_, unit_), apps in service_groups(p).items():
+            if fw_ in ("fastapi", "flask"):  # (each route once: as route_function, without its memo)
+                out[(fw_, unit_)] = [(app, r, _route_function(p, r, by_path)) for app in apps for r in app.routes]
+            else:
+                out[(fw_, unit_)] = [(app, r, None) for app in apps for r in app.routes]
+        return out
+
+    return p.derived("app.service-routes", compute).get((fw, unit), [])
 
 
 def unit_code(p: Project, unit: str) -> list[CodeFile]:
@@ -222,17 +402,19 @@ def route_function(p: Project, app: HttpApp, route: Route) -> Function | None:
     return hit[1]
 
 
-def _route_function(p: Project, route: Route) -> Function | None:
-    if route.handler is None:
+def _route_function(p: Project, route: Route, by_path: dict[str, CodeFile] | None = None) -> Function | None:
+    """(``by_path``: :func:`code_by_path`, when the caller has it at hand.)"""
+    handler = route.handler
+    if handler is None:
         return None
-    cf = _code_by_path(p).get(route.loc.path)
+    cf = (by_path if by_path is not None else _code_by_path(p)).get(route.loc.path)
     if cf is None or cf.language != PY:
         return None
     best = None
+    line = route.loc.line or 0
     for fn in cf.facts.functions:
-        if fn.name == route.handler and fn.line >= (route.loc.line or 0):
-            if best is None or fn.line < best.line:
-                best = fn
+        if fn.name == handler and fn.line >= line and (best is None or fn.line < best.line):
+            best = fn
     return best
 
 
@@ -411,19 +593,37 @@ def datastores(p: Project, *kinds: str, production: bool = True) -> list[Datasto
     to be local development environments are left out when ``production``). Computed once per question."""
     def compute() -> list[Datastore]:
         out = []
-        for w in p.workloads:
+        for w, found in _datastore_containers(p):
             if production and w.dev_only:
                 continue
-            if not w.long_running:
-                continue
-            for c in w.app_containers:
-                k = datastore_kind(c.image.repository if c.image else None)
-                if k and (not kinds or k in kinds):
+            for c, k in found:
+                if not kinds or k in kinds:
                     out.append(Datastore(k, w, c))
                     break
         return out
 
     return list(p.derived(("app.datastores", kinds, production), compute))
+
+
+def _datastore_containers(p: Project) -> list[tuple[Workload, list[tuple[Any, str]]]]:
+    """(workload, [(container, datastore kind)]) of the long-running workloads with a datastore among their app
+    containers, in model order; walked once per project (then each question above filters it)."""
+    def compute() -> list[tuple[Workload, list[tuple[Any, str]]]]:
+        out = []
+        for w in p.workloads:
+            if not w.long_running:
+                continue
+            found = []
+            for c in w.containers:
+                if not c.init:
+                    k = datastore_kind(c.image.repository if c.image else None)
+                    if k:
+                        found.append((c, k))
+            if found:
+                out.append((w, found))
+        return out
+
+    return p.derived("app.datastore-containers", compute)
 
 
 def container_args(c) -> str:

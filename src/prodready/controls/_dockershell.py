@@ -32,6 +32,11 @@ _KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "ti
 _ENDERS = {"fi", "done", "esac", "}", "for", "case", "in", "function"}
 
 
+def _basename(word: str) -> str:
+    """``posixpath.basename(word)`` for a str (without its generic path handling: asked for every command)."""
+    return word[word.rfind("/") + 1:]
+
+
 @dataclass
 class Cmd:
     """One simple command of a RUN script, after quote removal."""
@@ -51,7 +56,7 @@ class Cmd:
     name: str = ""  # basename of argv[0]
 
     def __post_init__(self) -> None:
-        self.name = posixpath.basename(self.argv[0]) if self.argv else ""
+        self.name = _basename(self.argv[0]) if self.argv else ""
 
     def var(self, name: str) -> str | None:
         """A variable as this command sees it: its own prefix, then what the script exported."""
@@ -115,6 +120,7 @@ class Facts:
 
 _OPS2 = ("&&", "||", ";;", "|&")
 _SPECIAL = frozenset("\\'\"$`# \t\r\n<>&|;()")
+_PLAIN_RUN = re.compile(r"[^\\'\"$`# \t\r\n<>&|;()]+")  # a run of characters outside _SPECIAL
 _REDIR = ("&>>", "<<<", "<<-", "&>", ">>", "<<", ">&", "<&", ">|", "<>", ">", "<")
 
 
@@ -170,11 +176,12 @@ def tokenize(s: str, bodies: list[str] | None = None) -> list[_Tok]:
 
     while i < n:
         c = s[i]
-        if c not in _SPECIAL:  # the common case: a plain character of a word
+        if c not in _SPECIAL:  # the common case: plain characters of a word (taken up to the next special one)
             if start < 0:
                 start = i
-            buf.append(c)
-            i += 1
+            j = _PLAIN_RUN.match(s, i).end()  # type: ignore[union-attr]
+            buf.append(s[i:j])
+            i = j
             continue
         if c == "\\":
             if i + 1 < n and s[i + 1] == "\n":
@@ -395,8 +402,8 @@ def _make(sc: _Script, words: list[_Tok], redirs: list[_Tok], depth: int, pipe_i
         return None
     wrappers: list[str] = []
     # unwrap sudo/env/xargs/...: the wrapped command is the one that matters
-    while argv and posixpath.basename(argv[0]) in _WRAPPER_OPTS:
-        w = posixpath.basename(argv[0])
+    while argv and _basename(argv[0]) in _WRAPPER_OPTS:
+        w = _basename(argv[0])
         opts = _WRAPPER_OPTS[w]
         j = 1
         while j < len(argv):
@@ -456,6 +463,8 @@ _SET_O = {"pipefail", "errexit", "nounset", "xtrace", "verbose", "noglob", "alle
 
 
 def _substitutions(word: str) -> list[str]:
+    if "$(" not in word and "`" not in word:  # (most words: nothing to walk)
+        return []
     out = []
     i = 0
     while i < len(word):

@@ -33,10 +33,14 @@ def selector_matches(sel: Any, labels: dict[str, str]) -> bool:
     ml = sel.get("matchLabels")
     if ml is not None and not isinstance(ml, dict):
         return False
-    if not all(labels.get(str(k)) == str(v) for k, v in (ml or {}).items()):
-        return False
+    if ml:
+        for k, v in ml.items():
+            if labels.get(str(k)) != str(v):
+                return False
     exprs = sel.get("matchExpressions")
-    if exprs is not None and not isinstance(exprs, list):
+    if exprs is None:  # (the common case: labels only)
+        return True
+    if not isinstance(exprs, list):
         return False
     for expr in exprs or []:
         if not isinstance(expr, dict):
@@ -85,7 +89,9 @@ def item_line(seq: Any, i: int) -> int | None:
 
 def at(loc: Loc, obj: Any, key: Any = None) -> Loc:
     """A location in the same file as ``loc``, on the line of ``obj[key]`` when known."""
-    return Loc(loc.path, line_of(obj, key) or loc.line)
+    # (line_of inlined: one call less for every finding that points at a field)
+    line = obj.line_of(key) if key is not None and hasattr(obj, "line_of") else getattr(obj, "line", None)
+    return Loc(loc.path, line or loc.line)
 
 
 def k8s_workloads(p: Project) -> list[Workload]:
@@ -98,15 +104,8 @@ def k8s_containers(p: Project, include_init: bool = True, linux: bool = False
     """Every (workload, container) of Kubernetes workloads; ``linux=True`` leaves out Windows pods. The pairs are
     listed once per project and variant: about forty controls walk them."""
     def pairs() -> list[tuple[Workload, Container]]:
-        out = []
-        for w in p.workloads:
-            if w.source != "k8s" or (linux and is_windows(w)):
-                continue
-            for c in w.containers:
-                if c.init and not include_init:
-                    continue
-                out.append((w, c))
-        return out
+        return [(w, c) for w in p.workloads if w.source == "k8s" and not (linux and is_windows(w))
+                for c in w.containers if include_init or not c.init]
 
     return iter(p.derived(("k8s.containers", include_init, linux), pairs))
 
@@ -115,6 +114,8 @@ def is_windows(w: Workload) -> bool:
     """A Windows pod (spec.os.name or a Windows nodeSelector): Linux capabilities, seccomp and AppArmor do not
     apply to it."""
     spec = w.pod_spec
+    if spec.get("os") is None and spec.get("nodeSelector") is None:  # (most pods say neither)
+        return False
     return str(m(spec.get("os")).get("name", "")).lower() == "windows" or \
         str(m(spec.get("nodeSelector")).get("kubernetes.io/os", "")).lower() == "windows"
 
@@ -144,13 +145,18 @@ def cref(w: Workload, c: Container) -> str:
     memo = c.__dict__.get("_cref")
     if memo is not None and memo[0] is w:
         return memo[1]
-    ref = f"{w.ref} container {c.name}"
+    ref = f"{obj_ref(w)} container {c.name}"
     c._cref = (w, ref)  # type: ignore[attr-defined]
     return ref
 
 
-def obj_ref(o: K8sObject) -> str:
-    return o.ref
+def obj_ref(o: K8sObject | Workload) -> str:
+    """``o.ref``, how findings name a Kubernetes object or a workload; remembered on the object (read-only model):
+    most controls name the same objects."""
+    ref = o.__dict__.get("_ref")
+    if ref is None:
+        ref = o._ref = o.ref  # type: ignore[union-attr]
+    return ref
 
 
 def scope(o: Any) -> str | None:
@@ -260,8 +266,16 @@ class PodIndex:
         if not isinstance(selector, dict) or not selector:
             return []
         items = [(str(k), str(v)) for k, v in selector.items()]
-        return [w for w in self._candidates(ns(namespace), items, [])
-                if all(w.pod_labels.get(k) == v for k, v in items) and (near is None or same_scope(w, near))]
+        out = []
+        for w in self._candidates(ns(namespace), items, []):
+            labels = w.pod_labels
+            for k, v in items:
+                if labels.get(k) != v:
+                    break
+            else:
+                if near is None or same_scope(w, near):
+                    out.append(w)
+        return out
 
 
 class Autoscalers:
@@ -295,6 +309,33 @@ def service_targets(p: Project, s: K8sObject) -> list[Workload]:
     if hit is None or hit[0] is not s:  # (the Service is kept with its id, so the id stays its own)
         hit = memo[id(s)] = (s, pod_index(p).select_map(s.namespace, m(s.raw.get("spec")).get("selector"), near=s))
     return hit[1]
+
+
+def services_selecting(p: Project, w: Workload) -> list[K8sObject]:
+    """The Services whose selector selects the Kubernetes workload ``w`` (within its rendering): the same Services,
+    in the same order, as ``p.services_selecting(w)`` — ordered by the pod label of ``w`` that is each Service's
+    first selector pair, then in manifest order — from the resolution of every Service done once per project (see
+    :func:`service_targets`) instead of a lookup per workload."""
+    found = p.derived("k8s.services-by-workload", lambda: _services_by_workload(p)).get(id(w))
+    if not found:
+        return []
+    if len(found) == 1:
+        return list(found)
+    order = {pair: i for i, pair in enumerate(w.pod_labels.items())}
+    return sorted(found, key=lambda s: order.get(_first_selector_pair(s), len(order)))
+
+
+def _services_by_workload(p: Project) -> dict[int, list[K8sObject]]:
+    out: dict[int, list[K8sObject]] = {}
+    for s in p.objects("Service"):
+        for w in service_targets(p, s):
+            out.setdefault(id(w), []).append(s)
+    return out
+
+
+def _first_selector_pair(s: K8sObject) -> tuple[str, str]:
+    k, v = next(iter(m(s.raw.get("spec")).get("selector").items()))
+    return str(k), str(v)
 
 
 def hpa_for(p: Project) -> Autoscalers:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from functools import lru_cache
 
 from ..model import Container, Loc, Project, Workload
+from ..textindex import required_literals
+from ._k8s import obj_ref
 
 SECRET_NAME_RX = re.compile(
     r"(?i)(^|[_.\-])(pass(word|wd)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|"
@@ -26,15 +29,8 @@ def containers(p: Project, include_init: bool = False, production: bool = False
     development environments (see ``Workload.dev_only``): runtime-hardening controls do not apply to them. The
     pairs are listed once per project and variant: many controls walk them."""
     def pairs() -> list[tuple[Workload, Container]]:
-        out = []
-        for w in p.workloads:
-            if production and w.dev_only:
-                continue
-            for c in w.containers:
-                if c.init and not include_init:
-                    continue
-                out.append((w, c))
-        return out
+        return [(w, c) for w in p.workloads if not (production and w.dev_only)
+                for c in w.containers if include_init or not c.init]
 
     return iter(p.derived(("util.containers", include_init, production), pairs))
 
@@ -44,7 +40,7 @@ def cref(w: Workload, c: Container) -> str:
     memo = c.__dict__.get("_util_cref")
     if memo is not None and memo[0] is w:
         return memo[1]
-    ref = w.ref if w.source == "compose" else f"{w.ref} container {c.name}"
+    ref = obj_ref(w) if w.source == "compose" else f"{obj_ref(w)} container {c.name}"
     c._util_cref = (w, ref)  # type: ignore[attr-defined]
     return ref
 
@@ -69,6 +65,13 @@ def is_datastore(c: Container) -> bool:
     return c.image is not None and is_datastore_image(c.image.repository)
 
 
+def datastore_workloads(p: Project) -> set[int]:
+    """``id`` of the workloads with a datastore container (:func:`is_datastore`), found once per project: several
+    controls leave them out or single them out (test ``id(w) in datastore_workloads(p)``)."""
+    return p.derived("util.datastore-workloads",
+                     lambda: {id(w) for w in p.workloads if any(is_datastore(c) for c in w.containers)})
+
+
 @lru_cache(maxsize=16384)
 def is_datastore_image(repository: str) -> bool:
     return bool(DATASTORE_IMAGES.search(repository))
@@ -79,10 +82,13 @@ def uses_database(p: Project) -> list[Loc]:
     return list(p.derived("util.uses-database", lambda: _uses_database(p)))
 
 
+RELATIONAL_IMAGE_RX = re.compile(r"(^|/)(postgres|postgresql|mysql|mariadb|timescaledb|postgis)")
+
+
 def _uses_database(p: Project) -> list[Loc]:
     locs: list[Loc] = []
     for _w, c in containers(p):
-        if c.image is not None and re.search(r"(^|/)(postgres|postgresql|mysql|mariadb|timescaledb|postgis)", c.image.repository):
+        if c.image is not None and RELATIONAL_IMAGE_RX.search(c.image.repository):
             locs.append(c.loc)
     from ._app import files_importing
 
@@ -119,6 +125,70 @@ def files_named(p: Project, *names: str) -> list[str]:
         return list(idx.get(names[0], ()))
     pos = p.derived("util.file-positions", lambda: {path: i for i, path in enumerate(p.files)})
     return sorted((path for n in set(names) for path in idx.get(n, ())), key=pos.__getitem__)
+
+
+class _LowIndex:
+    """Many short texts (the project's paths, its CI steps), lower-cased and joined into one string (with the offset
+    where each starts), so that "which of them contain this word" is a few ``str.find`` calls instead of a test of
+    each of thousands. Built once per project (see :func:`paths_containing`, :func:`paths_matching`,
+    :func:`ci_find`)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        lows = [t.lower() for t in texts]
+        self.starts: list[int] = []
+        pos = 0
+        for low in lows:
+            self.starts.append(pos)
+            pos += len(low) + 1
+        self.text = "\0".join(lows)  # (the words looked for hold no NUL: a hit never spans two texts)
+        self.non_ascii = [i for i, t in enumerate(texts) if not t.isascii()]
+
+    def holding(self, words: tuple[str, ...] | frozenset[str]) -> set[int]:
+        """Positions of the texts whose ``str.lower()`` contains one of ``words`` (lowercase, without a NUL)."""
+        hit: set[int] = set()
+        text, starts = self.text, self.starts
+        for w in words:
+            i = text.find(w)
+            while i >= 0:
+                f = bisect.bisect_right(starts, i) - 1
+                hit.add(f)
+                if f + 1 >= len(starts):
+                    break
+                i = text.find(w, starts[f + 1])  # one hit per text is enough
+        return hit
+
+
+def _path_index(p: Project) -> _LowIndex:
+    return p.derived("util.path-index", lambda: _LowIndex(list(p.files)))
+
+
+def paths_containing(p: Project, words: tuple[str, ...]) -> list[str]:
+    """The paths (in ``p.files`` order) whose lower-cased form contains one of the lowercase ``words``: the same as
+    ``[f for f in p.files if any(w in f.lower() for w in words)]``, from a project-wide index."""
+    idx = _path_index(p)
+    return [idx.texts[i] for i in sorted(idx.holding(words))]
+
+
+@lru_cache(maxsize=256)
+def _ascii_literals(pattern: str, flags: int) -> frozenset[str] | None:
+    """The lower-cased literals one of which every match of the pattern holds (None: no such set, or one with a
+    non-ASCII literal, whose case folding the lowered texts may not mirror)."""
+    lits = required_literals(pattern, flags)
+    return lits if lits is not None and all(x.isascii() for x in lits) else None
+
+
+def paths_matching(p: Project, rx: re.Pattern, words: tuple[str, ...] | None = None) -> list[str]:
+    """``[f for f in p.files if rx.search(f)]``, testing only the paths that can match: those whose lowered form
+    holds one of the literals every match needs (read from the pattern, see ``textindex.required_literals``), and
+    the non-ASCII ones (letter case folds differently there). ``words`` (lowercase) replaces the literals read from
+    the pattern: then the paths tested are exactly those ``may_contain(f, words)`` lets through."""
+    lits = _ascii_literals(rx.pattern, rx.flags) if words is None else words
+    if lits is None:
+        return [f for f in p.files if rx.search(f)]
+    idx = _path_index(p)
+    paths = idx.texts
+    return [paths[i] for i in sorted(idx.holding(lits).union(idx.non_ascii)) if rx.search(paths[i])]
 
 
 def ascii_lower(text: str) -> str | None:
@@ -164,14 +234,24 @@ class Folded:
             out.append(pattern[i].lower())
             i += 1
         self.folded = re.compile("".join(out), flags)
+        # literals one of which every match holds (lowercase): a lowered text lacking all of them is passed over
+        # with a few ``in`` tests instead of a run of the pattern (most documents mention none of the terms)
+        self.literals = required_literals(self.folded.pattern, flags) or ()
+
+    def _may_match(self, low: str) -> bool:
+        return not self.literals or any(x in low for x in self.literals)
 
     def span(self, text: str, low: str | None) -> tuple[int, int] | None:
         """Span of the first match in ``text`` (``low``: its :func:`ascii_lower`)."""
+        if low is not None and not self._may_match(low):
+            return None
         m = self.folded.search(low) if low is not None else self.rx.search(text)
         return m.span() if m else None
 
     def count(self, text: str, low: str | None) -> int:
         """Number of (non-overlapping) matches, as ``len(findall(text))``."""
+        if low is not None and not self._may_match(low):
+            return 0
         return len(self.folded.findall(low) if low is not None else self.rx.findall(text))
 
 
@@ -204,6 +284,14 @@ def label_selector_matches(sel: dict | None, labels: dict[str, str]) -> bool:
     return True
 
 
+def job_text(job) -> str:
+    """``job.text()`` (all commands and actions of a CI job), remembered on the job: several controls search it."""
+    text = job.__dict__.get("_util_text")
+    if text is None:
+        text = job._util_text = job.text()
+    return text
+
+
 def ci_steps(p: Project):
     for pl in p.pipelines:
         for job in pl.jobs:
@@ -214,7 +302,19 @@ def ci_steps(p: Project):
 def ci_find(p: Project, pattern: str) -> list[tuple[Loc, str]]:
     """Steps whose action or command matches ``pattern`` (case-insensitive)."""
     rx = re.compile(pattern, re.I)
-    return [(s.loc, f"{pl.path} job '{job.name}'") for pl, job, s, text in _ci_step_texts(p) if rx.search(text)]
+    steps = _ci_step_texts(p)
+    lits = _ascii_literals(pattern, re.I)
+    if lits is None:
+        chosen: list[int] | range = range(len(steps))
+    else:  # only the steps holding one of the literals every match needs (and those not in ASCII) can match
+        idx = p.derived("util.ci-step-index", lambda: _LowIndex([t[3] for t in steps]))
+        chosen = sorted(idx.holding(lits).union(idx.non_ascii))
+    out = []
+    for i in chosen:
+        pl, job, s, text = steps[i]
+        if rx.search(text):
+            out.append((s.loc, f"{pl.path} job '{job.name}'"))
+    return out
 
 
 def _ci_step_texts(p: Project) -> list[tuple]:
@@ -227,14 +327,35 @@ def _ci_step_texts(p: Project) -> list[tuple]:
     return p.derived("util.ci-step-texts", texts)
 
 
+def headings_matching(p: Project, rx: re.Pattern) -> set[int]:
+    """``id`` of every heading of the project's docs whose text ``rx`` finds a match in (computed once per project
+    and pattern: the documentation controls test every heading of every doc against a few patterns, and most
+    headings hold none of the literals a match needs, which an index over all headings rules out at once)."""
+    def compute() -> set[int]:
+        heads, idx = p.derived("util.heading-index", lambda: _heading_index(p))
+        lits = _ascii_literals(rx.pattern, rx.flags)
+        chosen = range(len(heads)) if lits is None else sorted(idx.holding(lits).union(idx.non_ascii))
+        return {id(heads[i]) for i in chosen if rx.search(heads[i].text)}
+
+    return p.derived(("util.headings-matching", rx.pattern, rx.flags), compute)
+
+
+def _heading_index(p: Project) -> tuple[list, _LowIndex]:
+    heads = [h for d in p.docs for h in d.headings]
+    return heads, _LowIndex([h.text for h in heads])
+
+
 def doc_matching(p: Project, name_rx: str, heading_rx: str, min_words: int = 40):
     """Docs judged by content: a doc whose path or headings match, with enough words to be real."""
-    nrx, hrx = re.compile(name_rx, re.I), re.compile(heading_rx, re.I)
+    nrx = re.compile(name_rx, re.I)
+    matched = headings_matching(p, re.compile(heading_rx, re.I))
     out = []
     for d in p.docs:
+        if d.words < min_words:  # (too short whatever its name and headings)
+            continue
         by_name = bool(nrx.search(d.path.rsplit("/", 1)[-1]))
-        heads = [h for h in d.headings if hrx.search(h.text)]
-        if (by_name or heads) and d.words >= min_words:
+        heads = [h for h in d.headings if id(h) in matched]
+        if by_name or heads:
             out.append((d, heads))
     return out
 

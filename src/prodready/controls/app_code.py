@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
-from ._app import calls_where, files_calling, files_importing, in_model_order, nginx_directives, unit_of
+from ._app import (
+    assigns_where,
+    calls_where,
+    code_positions,
+    files_calling,
+    files_importing,
+    in_model_order,
+    nginx_directives,
+    py_decorators_where,
+    unit_of,
+)
 from .base import control, failed, not_applicable, passed
 
 HEALTH_RX = re.compile(r"^/?(api/)?(v\d+/)?(health|healthz|healthcheck|health-check|livez|readyz|ready|readiness|"
@@ -33,9 +43,9 @@ def health_endpoint(p):
     for app in p.http_apps:
         groups.setdefault((app.framework, _service_root(p, app.path)), []).append(app)
     for apps in groups.values():
-        hits = [(app, r) for app in apps for r in app.routes if HEALTH_RX.match(r.path.strip())]
-        if hits:
-            app, hit = hits[0]
+        first = next(((app, r) for app in apps for r in app.routes if HEALTH_RX.match(r.path.strip())), None)
+        if first is not None:
+            app, hit = first
             yield passed(f"{hit.method} {hit.path}", hit.loc, f"{app.framework} app {app.path}")
             continue
         for app in apps:
@@ -203,29 +213,32 @@ def rate_limiting(p):
     phrases=["debug mode disabled", "DEBUG=False in production"],
 )
 def debug_disabled(p):
-    any_ = False
-    for cf in p.code:
+    # DEBUG assignments and the calls that take a debug flag, from the project's name indexes, in the order of a
+    # walk over every Python file (its assignments, then its calls)
+    pos = code_positions(p)
+    found = []
+    for cf, a in assigns_where(p, "DEBUG".__eq__, tests=True):
+        if cf.language == "python" and ("django" in " ".join(cf.facts.imports) or cf.path.endswith("settings.py")
+                                        or "settings" in cf.path):
+            if a.value == ("lit", True):
+                found.append(((pos[id(cf)], 0), failed("DEBUG = True in settings", Loc(cf.path, a.line), cf.path)))
+            else:
+                found.append(((pos[id(cf)], 0), passed("DEBUG not hard-coded on", Loc(cf.path, a.line), cf.path)))
+    for cf, c in calls_where(p, lambda name: name.endswith(".run") or name in ("fastapi.FastAPI", "flask.Flask")):
         if cf.language != "python":
             continue
-        for a in cf.facts.assigns:
-            if a.target == "DEBUG" and ("django" in " ".join(cf.facts.imports) or cf.path.endswith("settings.py")
-                                        or "settings" in cf.path):
-                any_ = True
-                if a.value == ("lit", True):
-                    yield failed("DEBUG = True in settings", Loc(cf.path, a.line), cf.path)
-                else:
-                    yield passed("DEBUG not hard-coded on", Loc(cf.path, a.line), cf.path)
-        for c in cf.facts.calls:
-            if (c.name.endswith(".run") and c.recv == "flask.Flask") or c.name in ("fastapi.FastAPI", "flask.Flask") \
-                    or c.name.endswith(".run") and "debug" in c.kwargs:
-                if "debug" not in c.kwargs:
-                    continue
-                any_ = True
-                if c.kwargs["debug"] == ("lit", True):
-                    yield failed("debug=True", Loc(cf.path, c.line), cf.path)
-                else:
-                    yield passed("debug not hard-coded on", Loc(cf.path, c.line), cf.path)
-    if not any_:
+        if (c.name.endswith(".run") and c.recv == "flask.Flask") or c.name in ("fastapi.FastAPI", "flask.Flask") \
+                or c.name.endswith(".run") and "debug" in c.kwargs:
+            if "debug" not in c.kwargs:
+                continue
+            if c.kwargs["debug"] == ("lit", True):
+                found.append(((pos[id(cf)], 1), failed("debug=True", Loc(cf.path, c.line), cf.path)))
+            else:
+                found.append(((pos[id(cf)], 1), passed("debug not hard-coded on", Loc(cf.path, c.line), cf.path)))
+    found.sort(key=lambda f: f[0])  # (stable)
+    for _key, outcome in found:
+        yield outcome
+    if not found:
         yield not_applicable("no debug settings in code")
 
 
@@ -292,70 +305,83 @@ def outbound_timeouts(p):
     # calling axios/fetch/got/undici (project indexes)
     py_clients = files_importing(p, OUTBOUND_PY_LIBS, ())
     js_clients = [cf for cf in files_calling(p, OUTBOUND_JS_CALLEES.__contains__) if cf.language != "python"]
-    for cf in in_model_order(p, py_clients, js_clients):
-        if "/test" in f"/{cf.path}" or cf.path.startswith("test"):
+    clients = {id(cf) for cf in in_model_order(p, py_clients, js_clients)
+               if not ("/test" in f"/{cf.path}" or cf.path.startswith("test"))}
+    # the calls of those files that one of the tests below can pass (from the project's call index, by callee or
+    # by the client object it is called on), in file and call order
+    for cf, c in calls_where(p, _outbound_callee, recv_test=_outbound_client):
+        if id(cf) not in clients:
             continue
         if cf.language == "python":
-            for c in cf.facts.calls:
-                tail = c.name.rsplit(".", 1)[-1]
-                is_requests = c.name in HTTP_CLIENT_CALLS or (
-                    c.recv in ("requests.Session", "requests.session") and tail in
-                    ("get", "post", "put", "patch", "delete", "head", "request"))
-                is_urllib = c.name == "urllib.request.urlopen"
-                if is_requests or is_urllib:
-                    any_ = True
-                    loc = Loc(cf.path, c.line)
-                    has = "timeout" in c.kwargs or (is_urllib and len(c.args) >= 3)
-                    if has and c.kwargs.get("timeout") != ("lit", None):
-                        yield passed(f"{c.name}(…, timeout=…)", loc, cf.path)
-                    else:
-                        yield failed(f"{c.name}() without a timeout waits forever", loc, cf.path)
-                    continue
-                rule = PY_TIMEOUT_RULES.get(c.name)
-                if rule is None and c.recv in PY_TIMEOUT_RULES and c.recv.startswith("httpx.") and \
-                        tail in ("get", "post", "put", "patch", "delete", "request", "stream", "send"):
-                    rule = ("timeout", "none-only", "per-request timeout=None")
-                if rule is None:
-                    continue
-                kw, mode, what = rule
+            tail = c.name.rsplit(".", 1)[-1]
+            is_requests = c.name in HTTP_CLIENT_CALLS or (
+                c.recv in ("requests.Session", "requests.session") and tail in
+                ("get", "post", "put", "patch", "delete", "head", "request"))
+            is_urllib = c.name == "urllib.request.urlopen"
+            if is_requests or is_urllib:
                 any_ = True
                 loc = Loc(cf.path, c.line)
-                names = (kw,) if isinstance(kw, str) else kw
-                given = [c.kwargs[k] for k in names if k in c.kwargs]
-                if any(v == ("lit", None) for v in given):
-                    yield failed(f"{c.name}({names[0]}=None) disables the timeout", loc, cf.path)
-                elif given or mode == "none-only":
-                    yield passed(f"{c.name}() with {names[0]}" if given else f"{c.name}() keeps its default timeout",
-                                 loc, cf.path)
+                has = "timeout" in c.kwargs or (is_urllib and len(c.args) >= 3)
+                if has and c.kwargs.get("timeout") != ("lit", None):
+                    yield passed(f"{c.name}(…, timeout=…)", loc, cf.path)
                 else:
-                    yield failed(f"{c.name}() without {names[0]}: {what}", loc, cf.path, confidence="medium")
+                    yield failed(f"{c.name}() without a timeout waits forever", loc, cf.path)
+                continue
+            rule = PY_TIMEOUT_RULES.get(c.name)
+            if rule is None and c.recv in PY_TIMEOUT_RULES and c.recv.startswith("httpx.") and \
+                    tail in ("get", "post", "put", "patch", "delete", "request", "stream", "send"):
+                rule = ("timeout", "none-only", "per-request timeout=None")
+            if rule is None:
+                continue
+            kw, mode, what = rule
+            any_ = True
+            loc = Loc(cf.path, c.line)
+            names = (kw,) if isinstance(kw, str) else kw
+            given = [c.kwargs[k] for k in names if k in c.kwargs]
+            if any(v == ("lit", None) for v in given):
+                yield failed(f"{c.name}({names[0]}=None) disables the timeout", loc, cf.path)
+            elif given or mode == "none-only":
+                yield passed(f"{c.name}() with {names[0]}" if given else f"{c.name}() keeps its default timeout",
+                             loc, cf.path)
+            else:
+                yield failed(f"{c.name}() without {names[0]}: {what}", loc, cf.path, confidence="medium")
         else:
-            for c in cf.facts.calls:
-                if c.name.startswith("axios") and c.name in ("axios", "axios.get", "axios.post", "axios.put",
-                                                            "axios.delete", "axios.request"):
-                    any_ = True
-                    opts = [a[1] for a in c.args if a[0] == "object"]
-                    if any("timeout" in o for o in opts):
-                        yield passed("axios call with timeout", Loc(cf.path, c.line), cf.path)
-                    else:
-                        yield failed("axios call without timeout", Loc(cf.path, c.line), cf.path, confidence="medium")
-                elif c.name == "axios.create":
-                    any_ = True
-                    opts = [a[1] for a in c.args if a[0] == "object"]
-                    if any("timeout" in o for o in opts):
-                        yield passed("axios instance with a default timeout", Loc(cf.path, c.line), cf.path)
-                    else:
-                        yield failed("axios instance without a default timeout", Loc(cf.path, c.line), cf.path)
-                elif c.name in ("fetch", "node-fetch", "undici.fetch", "undici.request", "got", "got.get", "got.post"):
-                    any_ = True
-                    opts = [a[1] for a in c.args if a[0] == "object"]
-                    if any(k in o for o in opts for k in ("signal", "timeout", "headersTimeout", "bodyTimeout")):
-                        yield passed(f"{c.name}() with a timeout/abort signal", Loc(cf.path, c.line), cf.path)
-                    else:
-                        yield failed(f"{c.name}() without an AbortSignal or timeout can hang for minutes",
-                                     Loc(cf.path, c.line), cf.path, confidence="medium")
+            if c.name.startswith("axios") and c.name in ("axios", "axios.get", "axios.post", "axios.put",
+                                                        "axios.delete", "axios.request"):
+                any_ = True
+                opts = [a[1] for a in c.args if a[0] == "object"]
+                if any("timeout" in o for o in opts):
+                    yield passed("axios call with timeout", Loc(cf.path, c.line), cf.path)
+                else:
+                    yield failed("axios call without timeout", Loc(cf.path, c.line), cf.path, confidence="medium")
+            elif c.name == "axios.create":
+                any_ = True
+                opts = [a[1] for a in c.args if a[0] == "object"]
+                if any("timeout" in o for o in opts):
+                    yield passed("axios instance with a default timeout", Loc(cf.path, c.line), cf.path)
+                else:
+                    yield failed("axios instance without a default timeout", Loc(cf.path, c.line), cf.path)
+            elif c.name in ("fetch", "node-fetch", "undici.fetch", "undici.request", "got", "got.get", "got.post"):
+                any_ = True
+                opts = [a[1] for a in c.args if a[0] == "object"]
+                if any(k in o for o in opts for k in ("signal", "timeout", "headersTimeout", "bodyTimeout")):
+                    yield passed(f"{c.name}() with a timeout/abort signal", Loc(cf.path, c.line), cf.path)
+                else:
+                    yield failed(f"{c.name}() without an AbortSignal or timeout can hang for minutes",
+                                 Loc(cf.path, c.line), cf.path, confidence="medium")
     if not any_:
         yield not_applicable("no outbound HTTP client calls found")
+
+
+def _outbound_callee(name: str) -> bool:
+    """A callee one of the tests of :func:`outbound_timeouts` can pass on its name."""
+    return name in HTTP_CLIENT_CALLS or name == "urllib.request.urlopen" or name in PY_TIMEOUT_RULES or \
+        name in OUTBOUND_JS_CALLEES
+
+
+def _outbound_client(recv: str) -> bool:
+    """A client object the tests of :func:`outbound_timeouts` look at the method calls of."""
+    return recv in ("requests.Session", "requests.session") or (recv in PY_TIMEOUT_RULES and recv.startswith("httpx."))
 
 
 PY_TIMEOUT_RULES = {  # callee -> (timeout keyword(s), "required" | "none-only", why a missing one matters)
@@ -405,6 +431,9 @@ def env_files_not_committed(p):
         yield not_applicable("no application code or env files")
 
 
+COMPRESSION_MW_RX = re.compile(r"(gzip|compress|brotli)", re.I)
+
+
 @control(
     id="performance.response-compression", title="HTTP responses are compressed", category="performance",
     severity="low", evidence=["python", "javascript", "nginx"], verifiability="both",
@@ -419,7 +448,7 @@ def response_compression(p):
     evidence = []
     for app in p.http_apps:
         for m in app.middleware:
-            if re.search(r"(gzip|compress|brotli)", m.name, re.I):
+            if COMPRESSION_MW_RX.search(m.name):
                 evidence.append((m.loc, m.name))
     mods = ("compression", "@fastify/compress", "flask_compress", "brotli_asgi")
     for cf in files_importing(p, mods):  # the files importing one of them or a submodule (project index)
@@ -484,6 +513,7 @@ def connection_pooling(p):
         yield not_applicable("no database clients found in code")
 
 
+MEMO_DECORATORS = ("functools.lru_cache", "functools.cache")
 CACHE_PY = ("redis", "aiocache", "cachetools", "fastapi_cache", "flask_caching", "django.core.cache", "pymemcache",
             "diskcache", "cachecontrol", "dogpile.cache")
 CACHE_JS = ("ioredis", "redis", "node-cache", "lru-cache", "keyv", "cache-manager", "@nestjs/cache-manager", "memcached")
@@ -502,8 +532,7 @@ CACHE_JS = ("ioredis", "redis", "node-cache", "lru-cache", "keyv", "cache-manage
 )
 def caching(p):
     # only files importing a cache client or memoising with functools can pass in this loop (project index)
-    memoising = [cf for cf in p.code if cf.language == "python" and any(
-        c.name in ("functools.lru_cache", "functools.cache") for fn in cf.facts.functions for c in fn.decorators)]
+    memoising = [cf for cf, _fn, _d in py_decorators_where(p, MEMO_DECORATORS.__contains__, tests=True)]
     for cf in in_model_order(p, files_importing(p, CACHE_PY, CACHE_JS), memoising):
         mods = CACHE_PY if cf.language == "python" else CACHE_JS
         for imp, line in cf.facts.imports.items():
@@ -518,16 +547,13 @@ def caching(p):
                          confidence="medium")
             return
     # Django configures its cache framework by name in settings (CACHES), not by import
-    for cf in p.code:
-        if cf.language != "python":
-            continue
-        for a in cf.facts.assigns:
-            if a.target == "CACHES" and a.value[0] == "lit" and isinstance(a.value[1], dict):
-                backends = [str(v.get("BACKEND", "")) for v in a.value[1].values() if isinstance(v, dict)]
-                real = [b for b in backends if b and not b.endswith("DummyCache")]
-                if real:
-                    yield passed(f"Django cache backend {real[0]}", Loc(cf.path, a.line), cf.path)
-                    return
+    for cf, a in assigns_where(p, "CACHES".__eq__, tests=True):
+        if a.value[0] == "lit" and isinstance(a.value[1], dict):
+            backends = [str(v.get("BACKEND", "")) for v in a.value[1].values() if isinstance(v, dict)]
+            real = [b for b in backends if b and not b.endswith("DummyCache")]
+            if real:
+                yield passed(f"Django cache backend {real[0]}", Loc(cf.path, a.line), cf.path)
+                return
     if p.http_apps:
         yield failed("no cache client or memoisation in the application code", p.http_apps[0].loc)
     else:

@@ -4,25 +4,30 @@ pagination, indexes, background work, static caching, load tests and sessions.""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..model import Loc
 from ._app import (
-    INFRA_ROUTE,
     PY,
+    assigns_where,
     calls_where,
+    classes_with_base,
     code,
+    code_positions,
     code_units,
     first_importing,
     import_hits,
     imports_matching,
+    is_infra_route,
     is_test,
     nginx_directives,
-    route_function,
     service_groups,
+    service_routes,
     tf_resources,
     unit_code,
     unit_of,
 )
+from ._util import paths_matching
 from .base import control, failed, not_applicable, passed
 
 OUTBOUND_PY = ("requests", "httpx", "aiohttp", "urllib3", "grpc", "boto3", "stripe")
@@ -34,14 +39,18 @@ def _outbound(p) -> list[tuple[Loc, str]]:
     return list(p.derived("app_resilience.outbound", lambda: _find_outbound(p)))
 
 
+_CLIENTS = ("requests", "httpx", "aiohttp", "urllib3")
+
+
 def _find_outbound(p) -> list[tuple[Loc, str]]:
     out = []
     for cf in code(p):
         if cf.language == PY:
             for c in cf.facts.calls:
-                head = c.name.split(".")[0]
-                if head in ("requests", "httpx", "aiohttp", "urllib3") or (c.recv or "").startswith(
-                        ("httpx.", "requests.", "aiohttp.")):
+                name = c.name
+                # the first dotted part is one of the clients (startswith: a cheap pre-check of that)
+                if (name.startswith(_CLIENTS) and name.partition(".")[0] in _CLIENTS) or (
+                        c.recv and c.recv.startswith(("httpx.", "requests.", "aiohttp."))):
                     out.append((Loc(cf.path, c.line), cf.path))
                     break
         else:
@@ -226,19 +235,25 @@ def config_validation(p):
     by_dir: dict[str, list] = {}
     for w in p.workloads:
         if w.source == "k8s":
-            for c in w.app_containers:
-                if c.dockerfile is not None and c.dockerfile.directory:
+            for c in w.containers:  # (the app containers)
+                if not c.init and c.dockerfile is not None and c.dockerfile.directory:
                     by_dir.setdefault(c.dockerfile.directory, []).append((w, c))
     cm_keys: dict[tuple, set[str]] = {}
     for o in p.objects("ConfigMap") + p.objects("Secret"):
         cm_keys[(o.namespace, o.name)] = {str(k) for k in (o.raw.get("data") or {})} | {
             str(k) for k in (o.raw.get("stringData") or {})}
+    # the first settings class of each file that has one (from the project's class index)
+    settings_classes: dict[int, int] = {}
+    for cf, (_name, line, _bases) in classes_with_base(p, lambda base: base.endswith("BaseSettings"), tests=True):
+        settings_classes.setdefault(id(cf), line)
     for unit in sorted(code_units(p)):
         cfs = unit_code(p, unit)
-        reads = [(cf, e) for cf in cfs for e in cf.facts.env]
         lib = first_importing(p, cfs, SETTINGS_PY, SETTINGS_JS)
-        settings_cls = next(((cf, line) for cf in cfs if cf.language == PY for name, line, bases in cf.facts.classes
-                             if any(b.endswith("BaseSettings") for b in bases)), None)
+        settings_cls = next(((cf, settings_classes[id(cf)]) for cf in cfs
+                             if cf.language == PY and id(cf) in settings_classes), None) if settings_classes else None
+        # the environment reads matter when nothing validates the settings, or for the unit's workloads below
+        reads = [(cf, e) for cf in cfs for e in cf.facts.env] if not (lib or settings_cls) or \
+            (unit and by_dir.get(unit)) else []
         if not reads and not lib and not settings_cls:
             continue
         judged = True
@@ -252,8 +267,7 @@ def config_validation(p):
             yield passed(f"{name}: required settings fail fast ({', '.join(required[:4])})", Loc(cf.path, e[1]), name,
                          confidence="medium")
         else:
-            critical = [(cf, e) for cf, e in reads if re.search(r"(HOST|URL|URI|DSN|ENDPOINT|ADDR|PASSWORD|SECRET|TOKEN|"
-                                                                r"KEY|DATABASE|BROKER)", e[0], re.I)]
+            critical = [(cf, e) for cf, e in reads if _connection_setting(e[0])]
             if critical:
                 cf, e = critical[0]
                 yield failed(f"{name}: connection settings fall back to built-in defaults "
@@ -280,7 +294,20 @@ def config_validation(p):
         yield not_applicable("no configuration reads in the code")
 
 
+@lru_cache(maxsize=16384)  # pure, and the same variable names are read in many files
+def _connection_setting(name: str) -> bool:
+    return bool(CONNECTION_SETTING_RX.search(name))
+
+
+CONNECTION_SETTING_RX = re.compile(r"(HOST|URL|URI|DSN|ENDPOINT|ADDR|PASSWORD|SECRET|TOKEN|KEY|DATABASE|BROKER)", re.I)
+
+
 VERSION_RX = re.compile(r"(^|/)(v\d+(\.\d+)?|api/v\d+|\d{4}-\d{2}-\d{2})(/|$)")
+
+
+@lru_cache(maxsize=16384)  # pure, asked for every route
+def _versioned_path(path: str) -> bool:
+    return bool(VERSION_RX.search(path))
 PREFIX_CALLS = ("APIRouter", "include_router", "Blueprint", "register_blueprint", "use", "setGlobalPrefix")
 
 
@@ -304,20 +331,21 @@ def api_versioning(p):
     for cf, c in calls_where(p, lambda name: name.rsplit(".", 1)[-1] in PREFIX_CALLS, tests=False):
         mounts.setdefault(unit_of(p, cf.path), []).append(c)
     for (fw, unit), apps in groups.items():
-        routes = [r for a in apps for r in a.routes if not INFRA_ROUTE.match(r.path) and r.path not in ("/", "?")]
+        routes = [r for a in apps for r in a.routes if not is_infra_route(r.path) and r.path not in ("/", "?")]
         if len(routes) < 2:
             continue
         judged = True
         name = f"{fw} service {unit or '.'}"
-        prefixes = [c for c in mounts.get(unit, [])
-                    if any(VERSION_RX.search(str(v[1])) for v in list(getattr(c, "kwargs", {}).values()) + c.args
-                           if v[0] == "lit")]
-        versioned = [r for r in routes if VERSION_RX.search(r.path)]
-        if nest_versioning or prefixes or len(versioned) == len(routes):
+        # a mount under a versioned prefix (looked for only when NestJS versioning does not already decide)
+        prefixed = not nest_versioning and any(
+            any(VERSION_RX.search(str(v[1])) for v in list(getattr(c, "kwargs", {}).values()) + c.args
+                if v[0] == "lit") for c in mounts.get(unit, []))
+        versioned = [r for r in routes if _versioned_path(r.path)]
+        if nest_versioning or prefixed or len(versioned) == len(routes):
             where = versioned[0].loc if versioned else apps[0].loc
             yield passed(f"{name}: routes under a version ({versioned[0].path if versioned else 'prefix'})", where, name)
         elif versioned:
-            rest = [r for r in routes if r not in versioned]
+            rest = [r for r in routes if not _versioned_path(r.path)]  # (the routes not in `versioned`)
             yield failed(f"{name}: {len(rest)} of {len(routes)} routes are unversioned, e.g. {rest[0].method} "
                          f"{rest[0].path}", rest[0].loc, name, confidence="medium")
         else:
@@ -347,7 +375,7 @@ PAGINATION_LIBS_PY = ("fastapi_pagination", "flask_sqlalchemy.pagination", "rest
 )
 def pagination(p):
     judged = False
-    for (fw, unit), apps in service_groups(p).items():
+    for (fw, unit), _apps in service_groups(p).items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
         if fw == "django" or first_importing(p, cfs, PAGINATION_LIBS_PY):
@@ -359,59 +387,68 @@ def pagination(p):
                 where = Loc(lib[0].path, lib[1][1]) if lib else Loc(drf[0].path, None)
                 yield passed(f"{name}: framework pagination", where, name)
                 continue
-        for app in apps:
-            for r in app.routes:
-                if "GET" not in r.method and r.method not in ("ANY",):
+        for _app, r, fn in service_routes(p, fw, unit):  # (fn: FastAPI and Flask handlers)
+            if "GET" not in r.method and r.method not in ("ANY",):
+                continue
+            if _item_or_infra_route(r.path):
+                continue
+            returns_list = False
+            if fn is not None:
+                deco = next((d for d in fn.decorators if d.line == r.loc.line), None)
+                rm = deco.kwargs.get("response_model") if deco else None
+                returns_list = bool(rm and rm[0] in ("name", "expr", "call") and re.match(
+                    r"(list|List|typing\.List|Sequence|Page)\b", str(rm[1] or ""))) or \
+                    bool(fn.returns and re.match(r"(list|List|typing\.List|Sequence)\[", fn.returns)) or \
+                    bool(deco and any(ref.rsplit(".", 1)[-1] == "list" for ref in deco.refs))
+                if not returns_list and deco is not None and deco.kwargs.get("response_model") is not None:
                     continue
-                if INFRA_ROUTE.match(r.path) or re.search(r"[{<:][^/]*[}>]?$", r.path.rstrip("/")):
-                    continue
-                fn = route_function(p, app, r) if fw in ("fastapi", "flask") else None
-                returns_list = False
-                if fn is not None:
-                    deco = next((d for d in fn.decorators if d.line == r.loc.line), None)
-                    rm = deco.kwargs.get("response_model") if deco else None
-                    returns_list = bool(rm and rm[0] in ("name", "expr", "call") and re.match(
-                        r"(list|List|typing\.List|Sequence|Page)\b", str(rm[1] or ""))) or \
-                        bool(fn.returns and re.match(r"(list|List|typing\.List|Sequence)\[", fn.returns)) or \
-                        bool(deco and any(ref.rsplit(".", 1)[-1] == "list" for ref in deco.refs))
-                    if not returns_list and deco is not None and deco.kwargs.get("response_model") is not None:
-                        continue
-                plural = bool(re.search(r"[a-z]s/?$", r.path)) and not re.search(r"(status|stats|settings|news)/?$",
-                                                                                r.path)
-                if not (returns_list or (fn is None and plural) or (fn is not None and plural and
-                                                                     fn.returns is None and not returns_list and
-                                                                     fw == "flask")):
-                    continue
-                judged = True
-                if fn is not None:
-                    params = [n for n in fn.params if PAGE_PARAMS.match(n)]
-                    bounded = [n for n in params if n in fn.param_calls and any(
-                        k in fn.param_calls[n].kwargs for k in ("le", "lt", "max_value", "maximum"))]
-                    clamp = any(cn in ("min", "builtins.min") for cn in fn.calls_names)
-                    if bounded or (params and clamp):
-                        yield passed(f"{name}: {r.method} {r.path} paginated ({', '.join(params)}, bounded)", r.loc,
-                                     name)
-                    elif params:
-                        yield failed(f"{name}: {r.method} {r.path} takes {', '.join(params)} without a maximum page "
-                                     "size", r.loc, name, confidence="medium")
-                    else:
-                        yield failed(f"{name}: {r.method} {r.path} returns a list without limit/offset/cursor "
-                                     "parameters", r.loc, name, confidence="medium")
+            plural = _plural_route(r.path)
+            if not (returns_list or (fn is None and plural) or (fn is not None and plural and
+                                                                 fn.returns is None and not returns_list and
+                                                                 fw == "flask")):
+                continue
+            judged = True
+            if fn is not None:
+                params = [n for n in fn.params if PAGE_PARAMS.match(n)]
+                bounded = [n for n in params if n in fn.param_calls and any(
+                    k in fn.param_calls[n].kwargs for k in ("le", "lt", "max_value", "maximum"))]
+                clamp = any(cn in ("min", "builtins.min") for cn in fn.calls_names)
+                if bounded or (params and clamp):
+                    yield passed(f"{name}: {r.method} {r.path} paginated ({', '.join(params)}, bounded)", r.loc,
+                                 name)
+                elif params:
+                    yield failed(f"{name}: {r.method} {r.path} takes {', '.join(params)} without a maximum page "
+                                 "size", r.loc, name, confidence="medium")
                 else:
-                    text = p.sources.get(r.loc.path, "")
-                    if re.search(r"(query|params)\.(limit|page|cursor|offset|per_?page|size)\b", text, re.I):
-                        bounded = re.search(r"Math\.min\(|\.max\(\d+\)|maximum\s*:", text)
-                        if bounded:
-                            yield passed(f"{name}: {r.method} {r.path} reads page parameters with a bound", r.loc, name,
-                                         confidence="medium")
-                        else:
-                            yield failed(f"{name}: {r.method} {r.path} reads page parameters without a maximum", r.loc,
-                                         name, confidence="low")
+                    yield failed(f"{name}: {r.method} {r.path} returns a list without limit/offset/cursor "
+                                 "parameters", r.loc, name, confidence="medium")
+            else:
+                text = p.sources.get(r.loc.path, "")
+                if re.search(r"(query|params)\.(limit|page|cursor|offset|per_?page|size)\b", text, re.I):
+                    bounded = re.search(r"Math\.min\(|\.max\(\d+\)|maximum\s*:", text)
+                    if bounded:
+                        yield passed(f"{name}: {r.method} {r.path} reads page parameters with a bound", r.loc, name,
+                                     confidence="medium")
                     else:
-                        yield failed(f"{name}: {r.method} {r.path} lists a collection without pagination", r.loc,
+                        yield failed(f"{name}: {r.method} {r.path} reads page parameters without a maximum", r.loc,
                                      name, confidence="low")
+                else:
+                    yield failed(f"{name}: {r.method} {r.path} lists a collection without pagination", r.loc,
+                                 name, confidence="low")
     if not judged:
         yield not_applicable("no list endpoints found")
+
+
+# tests of route paths, pure and asked again for the same paths: remembered
+@lru_cache(maxsize=16384)
+def _item_or_infra_route(path: str) -> bool:
+    """An operational route, or one addressing a single item (ends in a parameter)."""
+    return bool(is_infra_route(path) or re.search(r"[{<:][^/]*[}>]?$", path.rstrip("/")))
+
+
+@lru_cache(maxsize=16384)
+def _plural_route(path: str) -> bool:
+    return bool(re.search(r"[a-z]s/?$", path)) and not re.search(r"(status|stats|settings|news)/?$", path)
 
 
 INDEX_RX = (r"(op\.create_index|sa\.Index\(|\bIndex\(|index\s*=\s*True|unique\s*=\s*True|db_index\s*=\s*True|"
@@ -491,15 +528,13 @@ def async_processing(p):
     bg = [(Loc(cf.path, c.line), c.name) for cf, c in calls_where(p, lambda name: name.endswith("add_task"),
                                                                   tests=False)]
     heavy = []
-    for (fw, _unit), apps in groups.items():
-        for app in apps:
-            for r in app.routes:
-                fn = route_function(p, app, r) if fw in ("fastapi", "flask") else None
-                if fn is None:
-                    continue
-                hit = next((n for n in fn.calls_names if HEAVY_PY.match(n)), None)
-                if hit:
-                    heavy.append((r, hit))
+    for fw, unit in groups:
+        for _app, r, fn in service_routes(p, fw, unit):  # (fn: FastAPI and Flask handlers)
+            if fn is None:
+                continue
+            hit = next((n for n in fn.calls_names if HEAVY_PY.match(n)), None)
+            if hit:
+                heavy.append((r, hit))
     if queue or pushes or bg:
         loc, what = (queue[0][0], queue[0][1]) if queue else pushes[0] if pushes else bg[0]
         yield passed(f"background work through {what}", loc, loc.path, confidence="medium" if not queue else "high")
@@ -586,7 +621,7 @@ LOAD_TEST_RX = re.compile(r"(^|/)(locustfile[^/]*\.py|[^/]*\.k6\.(js|ts)|k6/[^/]
     phrases=["load testing", "load test suite", "performance tests", "k6", "Locust"],
 )
 def load_tests(p):
-    files = [f for f in p.files if LOAD_TEST_RX.search(f)]
+    files = paths_matching(p, LOAD_TEST_RX)
     py = [loc for loc, mod, _cf in import_hits(p, ("locust",), ("k6", "k6/http", "artillery", "autocannon"),
                                                tests=True)]
     if not (p.http_apps or p.workloads):
@@ -609,6 +644,9 @@ def _ci(p, pattern):
     return ci_find(p, pattern)
 
 
+SESSION_MIDDLEWARE = ("express-session", "koa-session", "@fastify/session", "fastify-session")
+
+
 @control(
     id="scalability.external-session-store", title="Sessions live in a shared store, not in process memory",
     category="scalability", severity="medium", evidence=["python", "javascript"],
@@ -622,36 +660,38 @@ def _ci(p, pattern):
     phrases=["external session store", "Redis sessions", "stateless services"],
 )
 def external_session_store(p):
-    any_ = False
-    for cf in code(p):
-        if cf.language == PY:
-            for a in cf.facts.assigns:
-                if a.target in ("SESSION_ENGINE",) and a.value[0] == "lit":
-                    any_ = True
-                    v = str(a.value[1])
-                    if v.endswith(".cache") and not any(x.target == "CACHES" and "redis" in str(x.value[1]).lower()
-                                                        for x in cf.facts.assigns):
-                        yield failed(f"SESSION_ENGINE = {v} on the default local-memory cache", Loc(cf.path, a.line),
-                                     cf.path, confidence="medium")
-                    else:
-                        yield passed(f"SESSION_ENGINE = {v}", Loc(cf.path, a.line), cf.path)
-                if a.target in ("SESSION_TYPE",) and a.value[0] == "lit":
-                    any_ = True
-                    if str(a.value[1]).lower() in ("filesystem", "null", "memory"):
-                        yield failed(f"Flask-Session SESSION_TYPE = {a.value[1]} is per instance", Loc(cf.path, a.line),
-                                     cf.path)
-                    else:
-                        yield passed(f"Flask-Session SESSION_TYPE = {a.value[1]}", Loc(cf.path, a.line), cf.path)
+    # the session settings (Python assignments) and session middleware calls (JavaScript), from the project's name
+    # indexes, in file order (a file is Python or JavaScript: sorted() is stable within one)
+    pos = code_positions(p)
+    found = []
+    for cf, a in assigns_where(p, ("SESSION_ENGINE", "SESSION_TYPE").__contains__):
+        if a.value[0] != "lit":
+            continue
+        key = pos[id(cf)]
+        if a.target == "SESSION_ENGINE":
+            v = str(a.value[1])
+            if v.endswith(".cache") and not any(x.target == "CACHES" and "redis" in str(x.value[1]).lower()
+                                                for x in cf.facts.assigns):
+                found.append((key, failed(f"SESSION_ENGINE = {v} on the default local-memory cache",
+                                          Loc(cf.path, a.line), cf.path, confidence="medium")))
+            else:
+                found.append((key, passed(f"SESSION_ENGINE = {v}", Loc(cf.path, a.line), cf.path)))
+        elif str(a.value[1]).lower() in ("filesystem", "null", "memory"):
+            found.append((key, failed(f"Flask-Session SESSION_TYPE = {a.value[1]} is per instance",
+                                      Loc(cf.path, a.line), cf.path)))
         else:
-            for c in cf.facts.calls:
-                if c.name not in ("express-session", "koa-session", "@fastify/session", "fastify-session"):
-                    continue
-                any_ = True
-                opts = [a[1] for a in c.args if a[0] == "object"]
-                if any("store" in o for o in opts):
-                    yield passed(f"{c.name} with an external store", Loc(cf.path, c.line), cf.path)
-                else:
-                    yield failed(f"{c.name} without `store`: sessions live in process memory (MemoryStore)",
-                                 Loc(cf.path, c.line), cf.path)
-    if not any_:
+            found.append((key, passed(f"Flask-Session SESSION_TYPE = {a.value[1]}", Loc(cf.path, a.line), cf.path)))
+    for cf, c in calls_where(p, SESSION_MIDDLEWARE.__contains__, tests=False):
+        if cf.language == PY:
+            continue
+        opts = [a[1] for a in c.args if a[0] == "object"]
+        if any("store" in o for o in opts):
+            found.append((pos[id(cf)], passed(f"{c.name} with an external store", Loc(cf.path, c.line), cf.path)))
+        else:
+            found.append((pos[id(cf)], failed(f"{c.name} without `store`: sessions live in process memory "
+                                              "(MemoryStore)", Loc(cf.path, c.line), cf.path)))
+    found.sort(key=lambda f: f[0])
+    for _key, outcome in found:
+        yield outcome
+    if not found:
         yield not_applicable("no server-side session configuration in the code")

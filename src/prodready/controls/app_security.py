@@ -14,22 +14,29 @@ from ..model import Loc
 from ._app import (
     INFRA_ROUTE,
     PY,
+    assigns_where,
     calls_where,
+    classes_where,
     code,
     code_by_path,
+    code_positions,
     files_importing,
+    functions_where,
+    functions_with_param_calls,
     import_hits,
     importing_in,
     is_test,
+    js_decorators_where,
     js_route_call,
     nginx_directives,
-    route_function,
+    py_decorators_where,
     service_groups,
+    service_routes,
     tf_resources,
     unit_code,
     unit_of,
 )
-from ._util import ascii_lower
+from ._util import paths_containing, paths_matching
 from .base import control, failed, not_applicable, passed
 
 # --- security headers ---------------------------------------------------------------------------
@@ -195,73 +202,79 @@ def _fn_auth(fn, router_auth: bool) -> bool:
     if router_auth:
         return True
     for d in fn.decorators:
-        if _auth_name(d.name) or any(_auth_name(r) for r in d.refs if r.rsplit(".", 1)[-1] not in ("Depends",)):
+        if _auth_name(d.name) or (d.refs and any(_auth_name(r) for r in d.refs
+                                                 if r.rsplit(".", 1)[-1] not in ("Depends",))):
             if d.name.rsplit(".", 1)[-1] in ("get", "post", "put", "patch", "delete", "route", "api_route") and \
                     not any(_auth_name(r) for r in d.refs if not r.endswith(("Depends", "Security"))):
                 continue
             return True
-    for _name, call in fn.param_calls.items():
+    for call in fn.param_calls.values():
         if call.name.rsplit(".", 1)[-1] in ("Depends", "Security"):
             if call.name.endswith("Security") or any(_auth_name(r) for r in call.refs):
                 return True
     for t in fn.param_types.values():
-        if any(t.startswith(s) or s in t for s in ("fastapi.security.", "HTTPAuthorizationCredentials")):
+        if "fastapi.security." in t or "HTTPAuthorizationCredentials" in t:  # (within it, or at its start)
             return True
     return False
 
 
-def _py_global_auth(cfs) -> tuple[set[str], Loc | None]:
+def _py_global_auth(p, cfs) -> tuple[set[str], Loc | None]:
     """Router variables whose every route is authenticated, and where the whole app is (global dependency,
     authentication middleware, before_request hook): the last such place in file order."""
+    by_file = p.derived("app_security.global-auth", lambda: _py_global_auth_files(p))
     routers: set[str] = set()
     glob = None
+    if not by_file:  # (no file of the project has any)
+        return routers, glob
     for cf in cfs:
-        # per file, remembered on the file: services of one build unit share their files
-        found = cf.__dict__.get("_global_auth")
-        if found is None:
-            found = cf._global_auth = _py_global_auth_file(cf)
-        routers |= found[0]
-        glob = found[1] or glob
+        found = by_file.get(cf.path)
+        if found is not None and cf.language == PY:
+            routers |= found[0]
+            glob = found[1] or glob
     return routers, glob
 
 
-def _py_global_auth_file(cf) -> tuple[set[str], Loc | None]:
-    """:func:`_py_global_auth` of one file."""
-    routers: set[str] = set()
-    glob = None
-    by_line = None
-    for c in cf.facts.calls:
-        if not c.name.endswith(("APIRouter", "FastAPI", "include_router", "add_middleware")):
-            continue  # cheap pre-check: none of the tests below can hold
+_GLOBAL_AUTH_CALLS = ("APIRouter", "FastAPI", "include_router", "add_middleware")
+_GLOBAL_AUTH_HOOKS = ("before_request", "before_app_request", "middleware")
+
+
+def _py_global_auth_files(p) -> dict[str, list]:
+    """Path -> [routers, last global place] of the Python files where :func:`_py_global_auth` finds something;
+    per file, its calls are read first, then its decorated functions, then its assignments. Only the calls,
+    decorators and assignments with the names looked at are visited (from the project's indexes)."""
+    out: dict[str, list] = {}
+    by_line: dict[str, dict[int, str]] = {}  # per file: assignment line -> target
+    for cf, c in calls_where(p, lambda name: name.endswith(_GLOBAL_AUTH_CALLS)):
+        if cf.language != PY:
+            continue
         tail = c.name.rsplit(".", 1)[-1]
         deps = c.kwargs.get("dependencies")
         if tail in ("APIRouter", "FastAPI") and deps is not None and any(_auth_name(r) for r in c.refs):
-            if by_line is None:
-                by_line = {a.line: a.target for a in cf.facts.assigns}
+            found = out.setdefault(cf.path, [set(), None])
             if tail == "FastAPI":
-                glob = Loc(cf.path, c.line)
-            elif c.line in by_line:
-                routers.add(by_line[c.line])
+                found[1] = Loc(cf.path, c.line)
+            else:
+                lines = by_line.get(cf.path)
+                if lines is None:
+                    lines = by_line[cf.path] = {a.line: a.target for a in cf.facts.assigns}
+                if c.line in lines:
+                    found[0].add(lines[c.line])
         if tail == "include_router" and deps is not None and any(_auth_name(r) for r in c.refs) and c.args:
-            routers.add(str(c.args[0][1]).rsplit(".", 1)[-1])
+            out.setdefault(cf.path, [set(), None])[0].add(str(c.args[0][1]).rsplit(".", 1)[-1])
         if tail == "add_middleware" and c.args and re.search(r"(auth|jwt|token)", str(c.args[0][1]), re.I):
-            glob = Loc(cf.path, c.line)
-    for fn in cf.facts.functions:
-        for d in fn.decorators:
-            tail = d.name.rsplit(".", 1)[-1]
-            if tail in ("before_request", "before_app_request") and _auth_name(fn.name):
-                glob = Loc(cf.path, fn.line)
-            if tail == "middleware" and _auth_name(fn.name):
-                glob = Loc(cf.path, fn.line)
-    for a in cf.facts.assigns:
+            out.setdefault(cf.path, [set(), None])[1] = Loc(cf.path, c.line)
+    for cf, fn, _d in py_decorators_where(p, lambda name: name.rsplit(".", 1)[-1] in _GLOBAL_AUTH_HOOKS, tests=True):
+        if _auth_name(fn.name):
+            out.setdefault(cf.path, [set(), None])[1] = Loc(cf.path, fn.line)
+    for cf, a in assigns_where(p, ("MIDDLEWARE", "REST_FRAMEWORK").__contains__, tests=True):
         if a.target == "MIDDLEWARE" and a.value[0] == "lit" and any(
                 "LoginRequiredMiddleware" in str(m) for m in a.value[1] or []):
-            glob = Loc(cf.path, a.line)
+            out.setdefault(cf.path, [set(), None])[1] = Loc(cf.path, a.line)
         if a.target == "REST_FRAMEWORK" and a.value[0] == "lit" and isinstance(a.value[1], dict):
             perms = a.value[1].get("DEFAULT_PERMISSION_CLASSES") or []
             if perms and not any(str(x).endswith("AllowAny") for x in perms):
-                glob = Loc(cf.path, a.line)
-    return routers, glob
+                out.setdefault(cf.path, [set(), None])[1] = Loc(cf.path, a.line)
+    return out
 
 
 def _django_view_auth(p, cfs_all, view: str) -> bool | None:
@@ -296,23 +309,35 @@ def _edge_auth(p) -> Loc | None:
             if d.name in ("auth_request", "auth_jwt", "auth_basic") and d.args and d.args[0] != "off":
                 return Loc(path, d.line)
     for w in p.workloads:
-        for c in w.app_containers:
-            if c.image is not None and re.search(r"oauth2-proxy|pomerium|authelia", c.image.repository):
+        for c in w.containers:
+            if not c.init and c.image is not None and _edge_auth_image(c.image.repository):
                 return c.loc
     return None
 
 
-def _js_auth_lines(cf) -> tuple[dict[str, int], list]:
-    """For Express-style code: the first line from which each receiver (app / router variable) runs an auth
-    middleware for every later route (``app.use(auth)``), and NestJS guard decorators."""
-    since: dict[str, int] = {}
-    for c in cf.facts.calls:
+def _edge_auth_image(repository: str) -> bool:
+    """An authenticating proxy's image (as ``re.search(r"oauth2-proxy|pomerium|authelia", repository)``)."""
+    return "oauth2-proxy" in repository or "pomerium" in repository or "authelia" in repository
+
+
+def _js_auth_lines(p) -> dict[str, tuple[dict[str, int], list]]:
+    """For Express-style code, per file: the first line from which each receiver (app / router variable) runs an
+    auth middleware for every later route (``app.use(auth)``), and NestJS guard decorators. Only the files with
+    such calls or decorators are listed (found once per project, from its call and decorator indexes)."""
+    out: dict[str, tuple[dict[str, int], list]] = {}
+    for cf, c in calls_where(p, lambda name: name.endswith((".use", "useGlobalGuards"))):
+        since = out.setdefault(cf.path, ({}, []))[0]
         if c.name.endswith(".use") and any(a[0] in ("name", "call") and _js_auth_arg(a) for a in c.args):
             recv = c.name.rsplit(".", 1)[0]
             since[recv] = min(since.get(recv, c.line), c.line)
         if c.name.endswith("useGlobalGuards"):
             since["*"] = 0
-    return since, [d for d in cf.facts.decorators if d.name.rsplit(".", 1)[-1] == "UseGuards"]
+    for cf, d in js_decorators_where(p, lambda name: name.rsplit(".", 1)[-1] == "UseGuards", tests=True):
+        out.setdefault(cf.path, ({}, []))[1].append(d)
+    return out
+
+
+_NO_JS_AUTH: tuple[dict[str, int], list] = ({}, [])
 
 
 def _js_auth_arg(a) -> bool:
@@ -353,47 +378,48 @@ def authentication(p):
     for (fw, unit), apps in groups.items():
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
-        routers, glob = _py_global_auth([cf for cf in cfs if cf.language == PY])
+        routers, glob = _py_global_auth(p, cfs)
         if glob is not None:
             yield passed(f"{name}: authentication applies to every route", glob, name)
             continue
         authed, open_ = [], []
-        # the unit's files by path (services of one unit share it)
-        by_path = p.derived(("app_security.unit-files", unit), lambda cfs=cfs: {x.path: x for x in cfs})
-        js_since: dict[str, tuple[dict, list]] = {}
-        for app in apps:
-            for r in app.routes:
-                if _public_route(r.path):
-                    continue
-                ok: bool | None = None
-                if fw in ("fastapi", "flask"):
-                    fn = route_function(p, app, r)
-                    if fn is not None:
-                        recv = next((d.name.rsplit(".", 1)[0] for d in fn.decorators if d.line == r.loc.line), "")
-                        ok = _fn_auth(fn, recv in routers)
-                elif fw == "django":
-                    ucf = by_path.get(r.loc.path)
-                    c = next((c for c in ucf.facts.calls if c.line == r.loc.line and len(c.args) > 1),
-                             None) if ucf is not None else None
-                    if c is not None and c.args[1][0] in ("name", "call"):
-                        view = str(c.args[1][1]).removesuffix(".as_view")
-                        if all_py is None:
-                            all_py = [cf for cf in code(p) if cf.language == PY]
-                        ok = _django_view_auth(p, all_py, view)
-                else:
-                    cf = by_path.get(r.loc.path)
-                    if cf is not None:
-                        if cf.path not in js_since:
-                            js_since[cf.path] = _js_auth_lines(cf)
-                        since, guards = js_since[cf.path]
-                        call = js_route_call(p, r)
-                        recv = call.name.rsplit(".", 1)[0] if call else ""
-                        ok = ("*" in since) or (recv in since and since[recv] <= (r.loc.line or 0)) or bool(
-                            call and any(_js_auth_arg(a) for a in call.args[1:-1] if a[0] in ("name", "call")))
-                        if fw == "nestjs" and guards:
-                            ok = ok or any(g.line <= (r.loc.line or 0) and _js_auth_arg(("name", str(g.args)))
-                                           for g in guards)
-                (authed if ok else open_).append(r)
+        by_path = None  # the unit's files by path, for Django and JavaScript routes
+        if fw not in ("fastapi", "flask"):  # (shared by the services of one unit)
+            by_path = p.derived(("app_security.unit-files", unit), lambda cfs=cfs: {x.path: x for x in cfs})
+        for _app, r, fn in service_routes(p, fw, unit):
+            if _public_route(r.path):
+                continue
+            ok: bool | None = None
+            if by_path is None:  # FastAPI, Flask
+                if fn is not None:
+                    recv = ""
+                    for d in fn.decorators:
+                        if d.line == r.loc.line:
+                            recv = d.name.rsplit(".", 1)[0]
+                            break
+                    ok = _fn_auth(fn, recv in routers)
+            elif fw == "django":
+                ucf = by_path.get(r.loc.path)
+                c = next((c for c in ucf.facts.calls if c.line == r.loc.line and len(c.args) > 1),
+                         None) if ucf is not None else None
+                if c is not None and c.args[1][0] in ("name", "call"):
+                    view = str(c.args[1][1]).removesuffix(".as_view")
+                    if all_py is None:
+                        all_py = [cf for cf in code(p) if cf.language == PY]
+                    ok = _django_view_auth(p, all_py, view)
+            else:
+                cf = by_path.get(r.loc.path)
+                if cf is not None:
+                    since, guards = p.derived("app_security.js-auth", lambda: _js_auth_lines(p)).get(
+                        cf.path, _NO_JS_AUTH)
+                    call = js_route_call(p, r)
+                    recv = call.name.rsplit(".", 1)[0] if call else ""
+                    ok = ("*" in since) or (recv in since and since[recv] <= (r.loc.line or 0)) or bool(
+                        call and any(_js_auth_arg(a) for a in call.args[1:-1] if a[0] in ("name", "call")))
+                    if fw == "nestjs" and guards:
+                        ok = ok or any(g.line <= (r.loc.line or 0) and _js_auth_arg(("name", str(g.args)))
+                                       for g in guards)
+            (authed if ok else open_).append(r)
         if not authed and not open_:
             yield passed(f"{name}: only public or operational routes", apps[0].loc, name, confidence="medium")
         elif not open_:
@@ -452,31 +478,38 @@ def _find_role_checks(p) -> list[tuple[Loc, str]]:
     out = []
     for loc, mod, _cf in import_hits(p, AUTHZ_LIBS_PY, AUTHZ_LIBS_JS):
         out.append((loc, f"authorization library {mod}"))
-    for cf in code(p):
-        if cf.language == PY:
-            for fn in cf.facts.functions:
-                for d in fn.decorators:
-                    if _role_name(d.name) or any(_role_name(r) for r in d.refs):
-                        out.append((Loc(cf.path, d.line), f"{d.name} on {fn.name}"))
-                for call in fn.param_calls.values():
-                    if "scopes" in call.kwargs or any(_role_name(r) for r in call.refs):
-                        out.append((Loc(cf.path, call.line), f"{call.name} role/scope dependency on {fn.name}"))
-            for a in cf.facts.assigns:
-                if a.target.endswith(".permission_classes") and isinstance(a.value[1], list) and any(
-                        not str(v).endswith(("IsAuthenticated", "AllowAny")) for v in a.value[1]):
-                    out.append((Loc(cf.path, a.line), f"{a.target} = {a.value[1]}"))
-            for c in cf.facts.calls:
-                if _py_permission_call(c.name):
-                    out.append((Loc(cf.path, c.line), f"{c.name}()"))
-        else:
-            for d in cf.facts.decorators:
-                if d.name.rsplit(".", 1)[-1] in ("Roles", "Permissions", "RequirePermissions", "CheckPolicies",
-                                                 "Role", "Scopes"):
-                    out.append((Loc(cf.path, d.line), f"@{d.name}"))
-            for c in cf.facts.calls:
-                if _js_role_call(c.name):
-                    out.append((Loc(cf.path, c.line), f"{c.name}()"))
-    return out
+    # The checks in the code, found through the project's name indexes and put back in the order of a walk over
+    # every file: per Python file its functions (decorators, then parameter dependencies, function by function),
+    # then its assignments, then its calls; per JavaScript file its decorators, then its calls. (sorted() is
+    # stable: the checks of one place keep their order.)
+    pos = code_positions(p)
+    found: list[tuple[tuple, Loc, str]] = []
+    for cf, fn, d in py_decorators_where(p, _role_name, refs=True):
+        found.append(((pos[id(cf)], 0, _fn_pos(cf, fn), 0), Loc(cf.path, d.line), f"{d.name} on {fn.name}"))
+    for cf, fn in functions_with_param_calls(p):
+        for call in fn.param_calls.values():
+            if "scopes" in call.kwargs or any(_role_name(r) for r in call.refs):
+                found.append(((pos[id(cf)], 0, _fn_pos(cf, fn), 1), Loc(cf.path, call.line),
+                              f"{call.name} role/scope dependency on {fn.name}"))
+    for cf, a in assigns_where(p, lambda target: target.endswith(".permission_classes")):
+        if isinstance(a.value[1], list) and any(not str(v).endswith(("IsAuthenticated", "AllowAny"))
+                                                for v in a.value[1]):
+            found.append(((pos[id(cf)], 1), Loc(cf.path, a.line), f"{a.target} = {a.value[1]}"))
+    for cf, c in calls_where(p, lambda name: _py_permission_call(name) or _js_role_call(name), tests=False):
+        if _py_permission_call(c.name) if cf.language == PY else _js_role_call(c.name):
+            found.append(((pos[id(cf)], 2), Loc(cf.path, c.line), f"{c.name}()"))
+    for cf, d in js_decorators_where(p, lambda name: name.rsplit(".", 1)[-1] in JS_ROLE_DECORATORS):
+        found.append(((pos[id(cf)], 0), Loc(cf.path, d.line), f"@{d.name}"))
+    found.sort(key=lambda f: f[0])
+    return out + [(loc, msg) for _key, loc, msg in found]
+
+
+JS_ROLE_DECORATORS = ("Roles", "Permissions", "RequirePermissions", "CheckPolicies", "Role", "Scopes")
+
+
+def _fn_pos(cf, fn) -> int:
+    """Position of ``fn`` among its file's functions (few functions carry role checks)."""
+    return next(i for i, f in enumerate(cf.facts.functions) if f is fn)
 
 
 @control(
@@ -493,10 +526,10 @@ def _find_role_checks(p) -> list[tuple[Loc, str]]:
     phrases=["role-based access control in the application", "authorization checks on endpoints", "permission tests", "user roles and permissions in code"],
 )
 def authorization(p):
-    auth_used = any(_auth_name(d.name) for cf in code(p) if cf.language == PY for fn in cf.facts.functions
-                    for d in fn.decorators) or any(
-        any(call.name.endswith("Security") or any(_auth_name(r) for r in call.refs)
-            for call in fn.param_calls.values()) for cf in code(p) if cf.language == PY for fn in cf.facts.functions
+    # (decorators and parameter dependencies from the project's indexes)
+    auth_used = bool(py_decorators_where(p, _auth_name)) or any(
+        call.name.endswith("Security") or any(_auth_name(r) for r in call.refs)
+        for _cf, fn in functions_with_param_calls(p) for call in fn.param_calls.values()
     ) or bool(import_hits(p, ("flask_login", "flask_jwt_extended", "fastapi.security", "django.contrib.auth",
                               "rest_framework.permissions", "authlib", "jwt", "jose"),
                           ("passport", "jsonwebtoken", "express-jwt", "@nestjs/passport", "@nestjs/jwt", "jose",
@@ -538,6 +571,18 @@ JS_KEY_OPTS = {"express-session": "secret", "express-jwt.expressjwt": "secret", 
                "@fastify/jwt": "secret", "@fastify/session": "secret", "cookie-session": "secret"}
 
 
+@lru_cache(maxsize=16384)  # pure tests of names, asked once per distinct name (project indexes)
+def _key_name(target: str) -> bool:
+    return bool(KEY_NAME_RX.search(target))
+
+
+def _key_call(name: str) -> bool:
+    """A callee :func:`signing_keys` judges (Python jwt/jose, JavaScript key-taking calls)."""
+    return (name.startswith(("jwt", "jose")) and name.rsplit(".", 1)[-1] in ("encode", "decode")
+            and name.split(".")[0] in ("jwt", "jose")) or name in JS_KEY_CALLS or name in JS_KEY_OPTS \
+        or name.endswith(("JwtModule.register", "JwtModule.registerAsync"))
+
+
 def _weak(value: str) -> str:
     if len(value) < 32:
         return f"a {len(value)}-character literal"
@@ -560,59 +605,67 @@ def _weak(value: str) -> str:
     phrases=["hardcoded secret key", "weak JWT secret", "secret key from environment", "strong JWT signing secret", "generate strong secrets"],
 )
 def signing_keys(p):
-    any_ = False
-    for cf in code(p):
-        if cf.language == PY:
-            env_defaults = None  # environment reads by line, gathered at the first key assignment
-            for a in cf.facts.assigns:
-                if not KEY_NAME_RX.search(a.target):
-                    continue
-                if env_defaults is None:
-                    env_defaults = {c.line: c for c in cf.facts.calls if c.name in ("os.getenv", "os.environ.get")}
-                any_ = True
-                loc = Loc(cf.path, a.line)
-                kind, val = a.value
-                if kind == "lit" and isinstance(val, str) and val:
-                    yield failed(f"{a.target} is {_weak(val)} in the source", loc, cf.path)
-                elif kind == "call" and a.line in env_defaults and len(env_defaults[a.line].args) > 1 and \
-                        env_defaults[a.line].args[1][0] == "lit" and env_defaults[a.line].args[1][1]:
-                    yield failed(f"{a.target} falls back to {_weak(str(env_defaults[a.line].args[1][1]))} when the "
-                                 "environment variable is unset", loc, cf.path, confidence="medium")
-                elif kind in ("lit",) and not val:
-                    continue
-                else:
-                    yield passed(f"{a.target} comes from the environment or configuration", loc, cf.path,
-                                 confidence="medium")
-            for c in cf.facts.calls:
-                if c.name.startswith(("jwt", "jose")) and c.name.rsplit(".", 1)[-1] in ("encode", "decode") \
-                        and c.name.split(".")[0] in ("jwt", "jose") \
-                        and len(c.args) > 1 and c.args[1][0] == "lit" and isinstance(c.args[1][1], str):
-                    any_ = True
-                    yield failed(f"{c.name}() signs with {_weak(c.args[1][1])}", Loc(cf.path, c.line), cf.path)
+    # The key assignments and key-taking calls, from the project's name indexes; their findings are given in the
+    # order of a walk over every file (per Python file its assignments, then its calls).
+    pos = code_positions(p)
+    found: list[tuple[tuple[int, int], object]] = []
+    env_defaults: dict[str, dict] = {}  # per file: environment reads by line, gathered at its first key assignment
+    for cf, a in assigns_where(p, _key_name):
+        key = (pos[id(cf)], 0)
+        found.append((key, None))  # (a key is assigned: the control applies)
+        defaults = env_defaults.get(cf.path)
+        if defaults is None:
+            defaults = env_defaults[cf.path] = {c.line: c for c in cf.facts.calls
+                                                if c.name in ("os.getenv", "os.environ.get")}
+        loc = Loc(cf.path, a.line)
+        kind, val = a.value
+        if kind == "lit" and isinstance(val, str) and val:
+            found.append((key, failed(f"{a.target} is {_weak(val)} in the source", loc, cf.path)))
+        elif kind == "call" and a.line in defaults and len(defaults[a.line].args) > 1 and \
+                defaults[a.line].args[1][0] == "lit" and defaults[a.line].args[1][1]:
+            found.append((key, failed(f"{a.target} falls back to {_weak(str(defaults[a.line].args[1][1]))} when the "
+                                      "environment variable is unset", loc, cf.path, confidence="medium")))
+        elif kind in ("lit",) and not val:
+            continue
         else:
-            for c in cf.facts.calls:
-                pos = JS_KEY_CALLS.get(c.name)
-                if pos is not None and len(c.args) > pos and c.args[pos][0] == "lit" and \
-                        isinstance(c.args[pos][1], str):
-                    any_ = True
-                    yield failed(f"{c.name}() uses {_weak(c.args[pos][1])} as key", Loc(cf.path, c.line), cf.path)
-                    continue
-                opt = JS_KEY_OPTS.get(c.name)
-                if opt is None and c.name.endswith(("JwtModule.register", "JwtModule.registerAsync")):
-                    opt = "secret"
-                if opt is None:
-                    continue
-                objs = [a[1] for a in c.args if a[0] == "object"]
-                for o in objs:
-                    v = o.get(opt) or o.get("secretOrPrivateKey") or o.get("privateKey")
-                    if v is None:
-                        continue
-                    any_ = True
-                    if v[0] == "lit" and isinstance(v[1], str):
-                        yield failed(f"{c.name} {opt} is {_weak(v[1])}", Loc(cf.path, c.line), cf.path)
-                    else:
-                        yield passed(f"{c.name} {opt} comes from configuration", Loc(cf.path, c.line), cf.path,
-                                     confidence="medium")
+            found.append((key, passed(f"{a.target} comes from the environment or configuration", loc, cf.path,
+                                      confidence="medium")))
+    for cf, c in calls_where(p, _key_call, tests=False):
+        key = (pos[id(cf)], 1)
+        if cf.language == PY:
+            if c.name.startswith(("jwt", "jose")) and c.name.rsplit(".", 1)[-1] in ("encode", "decode") \
+                    and c.name.split(".")[0] in ("jwt", "jose") \
+                    and len(c.args) > 1 and c.args[1][0] == "lit" and isinstance(c.args[1][1], str):
+                found.append((key, failed(f"{c.name}() signs with {_weak(c.args[1][1])}", Loc(cf.path, c.line),
+                                          cf.path)))
+            continue
+        pos_ = JS_KEY_CALLS.get(c.name)
+        if pos_ is not None and len(c.args) > pos_ and c.args[pos_][0] == "lit" and \
+                isinstance(c.args[pos_][1], str):
+            found.append((key, failed(f"{c.name}() uses {_weak(c.args[pos_][1])} as key", Loc(cf.path, c.line),
+                                      cf.path)))
+            continue
+        opt = JS_KEY_OPTS.get(c.name)
+        if opt is None and c.name.endswith(("JwtModule.register", "JwtModule.registerAsync")):
+            opt = "secret"
+        if opt is None:
+            continue
+        objs = [a[1] for a in c.args if a[0] == "object"]
+        for o in objs:
+            v = o.get(opt) or o.get("secretOrPrivateKey") or o.get("privateKey")
+            if v is None:
+                continue
+            found.append((key, None))
+            if v[0] == "lit" and isinstance(v[1], str):
+                found.append((key, failed(f"{c.name} {opt} is {_weak(v[1])}", Loc(cf.path, c.line), cf.path)))
+            else:
+                found.append((key, passed(f"{c.name} {opt} comes from configuration", Loc(cf.path, c.line), cf.path,
+                                          confidence="medium")))
+    any_ = bool(found)
+    found.sort(key=lambda f: f[0])  # (stable)
+    for _key, outcome in found:
+        if outcome is not None:
+            yield outcome
     for loc in p.search_text(r"""config\[\s*["'](SECRET_KEY|JWT_SECRET_KEY)["']\s*\]\s*=\s*["'][^"']+["']""",
                              kinds=("python",), hints=("SECRET_KEY",)):
         if not is_test(loc.path):
@@ -675,20 +728,18 @@ def input_validation(p):
         raw: list[Loc] = []
         writes = [r for a in apps for r in a.routes if _writes(r.method)]
         typed: list[str] = []
-        for app in apps:
-            for r in app.routes:
-                fn = route_function(p, app, r) if fw in ("fastapi", "flask") else None
-                if fn is None:
-                    continue
-                for cname in fn.calls_names:
-                    if _raw_body_read(cname):
-                        raw.append(Loc(r.loc.path, fn.line))
-                        break
-                if fw == "fastapi":
-                    for pname, t in fn.param_types.items():
-                        if pname not in fn.param_calls and t[:1].isupper() and "." not in t and \
-                                t not in ("Request", "Response", "Session", "BackgroundTasks"):
-                            typed.append(f"{r.method} {r.path}: {pname}: {t}")
+        for _app, r, fn in service_routes(p, fw, unit):  # (fn: FastAPI and Flask handlers)
+            if fn is None:
+                continue
+            for cname in fn.calls_names:
+                if _raw_body_read(cname):
+                    raw.append(Loc(r.loc.path, fn.line))
+                    break
+            if fw == "fastapi":
+                for pname, t in fn.param_types.items():
+                    if pname not in fn.param_calls and t[:1].isupper() and "." not in t and \
+                            t not in ("Request", "Response", "Session", "BackgroundTasks"):
+                        typed.append(f"{r.method} {r.path}: {pname}: {t}")
         if fw not in ("fastapi", "flask", "django"):
             raw.extend(body_reads.get(unit, []))
         if not writes and not raw:
@@ -822,16 +873,16 @@ def _ancestors(d: str):
     phrases=["lock files", "pinned dependencies", "reproducible builds"],
 )
 def dependency_lockfiles(p):
-    locks = {f for f, k in p.files.items() if k == "lockfile"}
+    locks = set(p.files_of("lockfile"))
     lock_names = {(_dir(f), f.rsplit("/", 1)[-1]) for f in locks}
     dockerdirs = {d.directory for d in p.dockerfiles}
     req_dirs: dict[str, str] = {}
-    for f in p.files:
+    for f in paths_containing(p, ("requirements",)):
         if "requirements" in f and re.search(r"(^|/)requirements[^/]*\.(txt|lock)$", f):  # (cheap pre-check first)
             req_dirs.setdefault(_dir(f), f)
     any_ = False
-    for path, kind in sorted(p.files.items()):
-        if kind != "dependency-manifest" or is_test(path):
+    for path in sorted(p.files_of("dependency-manifest")):
+        if is_test(path):
             continue
         name, d = path.rsplit("/", 1)[-1], _dir(path)
         text = p.sources.get(path, "")
@@ -879,21 +930,19 @@ def dependency_lockfiles(p):
         yield not_applicable("no dependency manifests")
 
 
-ECOSYSTEMS = [  # (dependabot ecosystem, how the repository shows it uses it, path endings the pattern needs)
-    ("pip", re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|Pipfile|setup\.py|setup\.cfg)$"),
-     (".txt", "pyproject.toml", "Pipfile", "setup.py", "setup.cfg")),
-    ("npm", re.compile(r"(^|/)package\.json$"), ("package.json",)),
-    ("docker", re.compile(r"(^|/)(Dockerfile|Containerfile)[^/]*$|\.dockerfile$", re.I), None),
-    ("github-actions", re.compile(r"^\.github/workflows/[^/]+\.ya?ml$"), (".yml", ".yaml")),
-    ("gomod", re.compile(r"(^|/)go\.mod$"), ("go.mod",)),
-    ("bundler", re.compile(r"(^|/)Gemfile$"), ("Gemfile",)),
-    ("cargo", re.compile(r"(^|/)Cargo\.toml$"), ("Cargo.toml",)),
-    ("composer", re.compile(r"(^|/)composer\.json$"), ("composer.json",)),
-    ("maven", re.compile(r"(^|/)pom\.xml$"), ("pom.xml",)),
-    ("gradle", re.compile(r"(^|/)build\.gradle(\.kts)?$"), ("build.gradle", "build.gradle.kts")),
-    ("terraform", re.compile(r"\.tf$"), (".tf",)),
+ECOSYSTEMS = [  # (dependabot ecosystem, how the repository shows it uses it)
+    ("pip", re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|Pipfile|setup\.py|setup\.cfg)$")),
+    ("npm", re.compile(r"(^|/)package\.json$")),
+    ("docker", re.compile(r"(^|/)(Dockerfile|Containerfile)[^/]*$|\.dockerfile$", re.I)),
+    ("github-actions", re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")),
+    ("gomod", re.compile(r"(^|/)go\.mod$")),
+    ("bundler", re.compile(r"(^|/)Gemfile$")),
+    ("cargo", re.compile(r"(^|/)Cargo\.toml$")),
+    ("composer", re.compile(r"(^|/)composer\.json$")),
+    ("maven", re.compile(r"(^|/)pom\.xml$")),
+    ("gradle", re.compile(r"(^|/)build\.gradle(\.kts)?$")),
+    ("terraform", re.compile(r"\.tf$")),
 ]
-ECOSYSTEM_ENDINGS = tuple(e for _eco, _rxp, endings in ECOSYSTEMS for e in endings or ())
 DEPENDABOT_ALIASES = {"uv": "pip", "poetry": "pip", "pipenv": "pip", "yarn": "npm", "pnpm": "npm",
                       "docker-compose": "docker"}
 
@@ -915,21 +964,16 @@ DEPENDABOT_ALIASES = {"uv": "pip", "poetry": "pip", "pipenv": "pip", "yarn": "np
 )
 def dependency_updates(p):
     needed = {}
-    # the path endings are a cheap pre-check of the patterns (`$` also matches before a final newline: such paths
-    # are left to the patterns); Docker's case-insensitive names are looked for in the lowered paths instead
-    # (non-ASCII paths are left to the pattern: see ascii_lower)
-    ended = [f for f in p.files if f.endswith(ECOSYSTEM_ENDINGS) or f[-1:] == "\n"]
-    for eco, rxp, endings in ECOSYSTEMS:
-        candidates = [f for f in ended if f.endswith(endings) or f[-1:] == "\n"] if endings else \
-            [f for f in p.files if (low := ascii_lower(f)) is None or "dockerfile" in low or "containerfile" in low]
-        hits = sorted(f for f in candidates if rxp.search(f) and not is_test(f))
+    for eco, rxp in ECOSYSTEMS:
+        hits = sorted(f for f in paths_matching(p, rxp) if not is_test(f))  # (paths_matching: from a path index)
         if hits:
             needed[eco] = hits[0]
     if not needed:
         yield not_applicable("no dependency manifests, Dockerfiles or workflows")
         return
     renov = [f for f, k in p.files.items() if k == "renovate"]
-    pkg_renovate = [f for f in p.files if f.endswith("package.json") and '"renovate"' in p.sources.get(f, "")]
+    pkg_renovate = [f for f in paths_containing(p, ("package.json",))
+                    if f.endswith("package.json") and '"renovate"' in p.sources.get(f, "")]
     ci_renovate = [loc for loc in p.search_text(r"renovate(bot)?/renovate|\brenovate\b.*--platform",
                                                 kinds=("gitlab-ci", "github-workflow"), hints=("renovate",))]
     if renov or pkg_renovate or ci_renovate:
@@ -992,6 +1036,11 @@ def _log_call_js(name: str) -> bool:
     return bool(LOG_CALL_JS.search(name))
 
 
+def _log_or_pino_call(name: str) -> bool:
+    """A callee :func:`log_redaction` looks at (in Python or JavaScript)."""
+    return _log_call_py(name) or _log_call_js(name) or name in ("pino", "pino-http") or name.endswith(".child")
+
+
 @lru_cache(maxsize=16384)
 def _redact_name(name: str) -> bool:
     return bool(REDACT_RX.search(name))
@@ -1018,48 +1067,51 @@ REDACT_RX = re.compile(r"(redact|mask|scrub|sanitiz|censor|anonymi|obfuscat|filt
     phrases=["mask secrets in logs", "log redaction", "no PII in logs", "redact sensitive fields from logs", "sensitive data masking in log output"],
 )
 def log_redaction(p):
-    redactors: list[Loc] = []
+    # Redaction layers and logging calls, found through the project's name indexes; a redactor is keyed by where
+    # a walk over every file would meet it (per Python file its classes, then functions, then calls; per
+    # JavaScript file its calls, then its imports), and the first one met is the one shown.
+    pos = code_positions(p)
+    found: list[tuple[tuple[int, int], Loc]] = []
     leaks: list[tuple[Loc, str]] = []
     logged = 0
-    redact_libs = {id(cf) for cf in files_importing(p, ("fast-redact", "@elastic/ecs-pino-format"))}
-    for cf in code(p):
+    for cf, (_name, line, bases) in classes_where(p, _redact_name):
+        if any("Filter" in b or "Formatter" in b or "Processor" in b for b in bases):
+            found.append(((pos[id(cf)], 0), Loc(cf.path, line)))
+    for cf, fn in functions_where(p, _redact_name):
+        if fn.cls is None and "event_dict" in fn.params:
+            found.append(((pos[id(cf)], 1), Loc(cf.path, fn.line)))
+    for cf, c in calls_where(p, _log_or_pino_call, tests=False):
         if cf.language == PY:
-            for name, line, bases in cf.facts.classes:
-                if REDACT_RX.search(name) and any("Filter" in b or "Formatter" in b or "Processor" in b for b in bases):
-                    redactors.append(Loc(cf.path, line))
-            for fn in cf.facts.functions:
-                if _redact_name(fn.name) and fn.cls is None and "event_dict" in fn.params:
-                    redactors.append(Loc(cf.path, fn.line))
-            for c in cf.facts.calls:
-                if not _log_call_py(c.name):
-                    continue
-                logged += 1
-                extra = c.kwargs.get("extra")
-                keys = list(extra[1].keys()) if extra and extra[0] == "lit" and isinstance(extra[1], dict) else \
-                    list((extra[1] or {}).get("keys", [])) if extra and extra[0] == "expr" and \
-                    isinstance(extra[1], dict) else []
-                names = [str(k) for k in keys] + [r for r in c.refs] + [k for k in c.kwargs if k not in ("extra",
-                                                                                                        "exc_info")]
+            if not _log_call_py(c.name):
+                continue
+            logged += 1
+            extra = c.kwargs.get("extra")
+            keys = list(extra[1].keys()) if extra and extra[0] == "lit" and isinstance(extra[1], dict) else \
+                list((extra[1] or {}).get("keys", [])) if extra and extra[0] == "expr" and \
+                isinstance(extra[1], dict) else []
+            names = [str(k) for k in keys] + [r for r in c.refs] + [k for k in c.kwargs if k not in ("extra",
+                                                                                                    "exc_info")]
+            bad = next((n for n in names if _sensitive(n)), None)
+            if bad:
+                leaks.append((Loc(cf.path, c.line), f"{c.name}() logs '{bad}'"))
+        else:
+            if c.name in ("pino", "pino-http") or c.name.endswith(".child"):
+                if any(a[0] == "object" and "redact" in a[1] for a in c.args):
+                    found.append(((pos[id(cf)], 2), Loc(cf.path, c.line)))
+            if not _log_call_js(c.name):
+                continue
+            logged += 1
+            for a in c.args:
+                names = list(a[1].keys()) + [str(v[1]) for v in a[1].values() if v[0] == "name"] \
+                    if a[0] == "object" else [str(a[1])] if a[0] == "name" else []
                 bad = next((n for n in names if _sensitive(n)), None)
                 if bad:
                     leaks.append((Loc(cf.path, c.line), f"{c.name}() logs '{bad}'"))
-        else:
-            for c in cf.facts.calls:
-                if c.name in ("pino", "pino-http") or c.name.endswith(".child"):
-                    if any(a[0] == "object" and "redact" in a[1] for a in c.args):
-                        redactors.append(Loc(cf.path, c.line))
-                if not _log_call_js(c.name):
-                    continue
-                logged += 1
-                for a in c.args:
-                    names = list(a[1].keys()) + [str(v[1]) for v in a[1].values() if v[0] == "name"] \
-                        if a[0] == "object" else [str(a[1])] if a[0] == "name" else []
-                    bad = next((n for n in names if _sensitive(n)), None)
-                    if bad:
-                        leaks.append((Loc(cf.path, c.line), f"{c.name}() logs '{bad}'"))
-                        break
-            if id(cf) in redact_libs:
-                redactors.append(Loc(cf.path, 1))
+                    break
+    for cf in files_importing(p, ("fast-redact", "@elastic/ecs-pino-format"), tests=False):
+        if cf.language != PY:
+            found.append(((pos[id(cf)], 3), Loc(cf.path, 1)))
+    redactors = [loc for _key, loc in sorted(found, key=lambda f: f[0])]
     if not logged:
         yield not_applicable("no logging calls in the code")
         return
@@ -1248,6 +1300,7 @@ def _proxy_image(repository: str) -> bool:
 )
 def traffic_through_proxy(p):
     from ._app import datastore_kind
+    from ._k8s import obj_ref, services_selecting
 
     any_ = False
     proxies_in_compose: dict[str, bool] = {}
@@ -1258,7 +1311,9 @@ def traffic_through_proxy(p):
     for w in p.workloads:
         if w.dev_only or not w.long_running:
             continue
-        for c in w.app_containers:
+        for c in w.containers:
+            if c.init:  # (the app containers)
+                continue
             repo = c.image.repository if c.image else ""
             if _proxy_image(repo or "") or datastore_kind(repo):
                 continue
@@ -1266,27 +1321,27 @@ def traffic_through_proxy(p):
                 hostports = [pt.host_port for pt in c.ports if pt.host_port]
                 if hostports or w.host_network:
                     any_ = True
-                    yield failed(f"{w.ref} binds host port {hostports[0] if hostports else '(hostNetwork)'} directly",
-                                 c.loc, w.ref)
+                    yield failed(f"{obj_ref(w)} binds host port {hostports[0] if hostports else '(hostNetwork)'} directly",
+                                 c.loc, obj_ref(w))
                     continue
-                for s in p.services_selecting(w):
+                for s in services_selecting(p, w):
                     any_ = True
                     stype = (s.raw.get("spec") or {}).get("type", "ClusterIP")
                     if stype == "NodePort":
-                        yield failed(f"{s.ref} publishes {w.ref} on every node (NodePort)", s.loc, s.ref)
+                        yield failed(f"{obj_ref(s)} publishes {obj_ref(w)} on every node (NodePort)", s.loc, obj_ref(s))
                     else:
-                        yield passed(f"{w.ref} is reached through {s.ref} ({stype})", s.loc, s.ref)
+                        yield passed(f"{obj_ref(w)} is reached through {obj_ref(s)} ({stype})", s.loc, obj_ref(s))
             elif c.ports:
                 public = [pt for pt in c.ports if pt.host_port and (pt.host_ip in (None, "", "0.0.0.0", "::"))]
                 if not public:
                     continue
                 any_ = True
                 if proxies_in_compose.get(w.project or ""):
-                    yield failed(f"{w.ref} publishes port {public[0].host_port} on all interfaces although a proxy "
-                                 "service fronts it", c.loc, w.ref)
+                    yield failed(f"{obj_ref(w)} publishes port {public[0].host_port} on all interfaces although a proxy "
+                                 "service fronts it", c.loc, obj_ref(w))
                 else:
-                    yield failed(f"{w.ref} publishes application port {public[0].host_port} directly, with no "
-                                 "reverse proxy", c.loc, w.ref, confidence="medium")
+                    yield failed(f"{obj_ref(w)} publishes application port {public[0].host_port} directly, with no "
+                                 "reverse proxy", c.loc, obj_ref(w), confidence="medium")
     if not any_:
         yield not_applicable("no production application workloads with network exposure in the repository")
 

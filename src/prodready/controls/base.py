@@ -29,7 +29,7 @@ STATUSES = ("pass", "fail", "not_applicable", "needs_attestation", "error")
 VERIFIABILITY = ("repo", "live", "both", "manual")
 
 
-@dataclass
+@dataclass(slots=True)  # (slots: controls create some hundred thousand outcomes on a large repository)
 class Outcome:
     status: str
     message: str
@@ -42,12 +42,17 @@ class Outcome:
     concept: str | None = None  # for a family control, the one answered concept this finding is about
 
 
-def passed(message: str, loc: Loc | None = None, resource: str | None = None, **kw) -> Outcome:
-    return Outcome("pass", message, loc, resource, **kw)
+# The optional fields are spelled out (rather than passed on as ``**kw``): these two run for every finding.
+def passed(message: str, loc: Loc | None = None, resource: str | None = None, *, snippet: str | None = None,
+           confidence: str = "high", source: str = "static", url: str | None = None,
+           concept: str | None = None) -> Outcome:
+    return Outcome("pass", message, loc, resource, snippet, confidence, source, url, concept)
 
 
-def failed(message: str, loc: Loc | None = None, resource: str | None = None, **kw) -> Outcome:
-    return Outcome("fail", message, loc, resource, **kw)
+def failed(message: str, loc: Loc | None = None, resource: str | None = None, *, snippet: str | None = None,
+           confidence: str = "high", source: str = "static", url: str | None = None,
+           concept: str | None = None) -> Outcome:
+    return Outcome("fail", message, loc, resource, snippet, confidence, source, url, concept)
 
 
 def not_applicable(message: str) -> Outcome:

@@ -7,7 +7,7 @@ import re
 
 from ..model import Loc
 from ._dockershell import has_opt, opt_values
-from ._util import containers, cref, per_dockerfile
+from ._util import containers, cref, paths_containing, per_dockerfile
 from .base import control, failed, not_applicable, passed
 
 SECRET_ARG_RX = re.compile(
@@ -33,15 +33,16 @@ CREDENTIAL_ID_RX = re.compile(r"(?i)access_?key_?id$")
 def image_tag_pinned(p):
     any_ = False
     for w, c in containers(p, include_init=True):
-        if c.image is None:
+        img = c.image
+        if img is None:
             continue
         any_ = True
-        if c.image.templated and c.image.tag is None:
-            yield passed(f"image {c.image.raw} is templated; pinned at deploy time", c.loc, cref(w, c))
-        elif c.image.pinned:
-            yield passed(f"image {c.image.raw} is pinned", c.loc, cref(w, c))
+        if img.tag is None and img.templated:
+            yield passed(f"image {img.raw} is templated; pinned at deploy time", c.loc, cref(w, c))
+        elif img.pinned:
+            yield passed(f"image {img.raw} is pinned", c.loc, cref(w, c))
         else:
-            yield failed(f"image {c.image.raw} is {'latest' if c.image.tag == 'latest' else 'untagged'}",
+            yield failed(f"image {img.raw} is {'latest' if img.tag == 'latest' else 'untagged'}",
                          c.loc, cref(w, c), concept="k8s.image.tag_unpinned")
     for d in p.dockerfiles:
         aliases = {s.alias.lower() for s in d.stages if s.alias}
@@ -82,6 +83,9 @@ def _img(raw: str):
 
 
 def _resolve_args(base: str, args: dict[str, str | None]) -> str:
+    if "$" not in base:  # (no variable to substitute)
+        return base
+
     def sub(m: re.Match) -> str:
         name = m.group(1) or m.group(2)
         val = (args.get(name) or "").strip().strip("'\"")
@@ -281,8 +285,8 @@ def dockerignore_present(p):
         yield not_applicable("no Dockerfiles")
         return
     ignores = {posixpath.dirname(f) for f in p.files_of("dockerignore")}
-    named = {f[: -len(".dockerignore")] for f in p.files if f.endswith(".Dockerfile.dockerignore")
-             or f.endswith("Dockerfile.dockerignore")}
+    named = {f[: -len(".dockerignore")] for f in paths_containing(p, ("dockerfile.dockerignore",))
+             if f.endswith(".Dockerfile.dockerignore") or f.endswith("Dockerfile.dockerignore")}
     contexts = _build_contexts(p)
     for d in p.dockerfiles:
         copies_all = any(i.cmd in ("COPY", "ADD") and i.value and i.value[0] in (".", "./")

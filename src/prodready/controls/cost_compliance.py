@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..model import Loc
 from ._util import Folded, containers, cref, lowered
@@ -109,28 +110,36 @@ PII_FIELD_RX = re.compile(r"^(e_?mail(_address)?|phone(_number)?|mobile|first_?n
                           r"social_security|national_id|passport(_number)?|tax_id|iban|ip_address|gender)$", re.I)
 
 
+@lru_cache(maxsize=16384)  # pure, asked once per distinct assignment target
+def _pii_attribute(target: str) -> bool:
+    return "." in target and bool(PII_FIELD_RX.match(target.rsplit(".", 1)[1]))
+
+
 def _pii_fields(p) -> list[tuple[Loc, str]]:
     """Personal-data fields in models and schemas (class attributes and ORM columns); found once per project."""
     return list(p.derived("cost_compliance.pii-fields", lambda: _find_pii_fields(p)))
 
 
 def _find_pii_fields(p) -> list[tuple[Loc, str]]:
-    from ._app import code
+    from ._app import assigns_where, calls_where, code_positions
 
-    out = []
-    for cf in code(p):
+    # Python attributes (class-level assignments) and JavaScript schema definitions, from the project's name
+    # indexes, in file order (a file is Python or JavaScript: sorted() is stable within one)
+    pos = code_positions(p)
+    found: list[tuple[int, Loc, str]] = []
+    for cf, a in assigns_where(p, _pii_attribute):
+        found.append((pos[id(cf)], Loc(cf.path, a.line), a.target))
+    for cf, c in calls_where(p, lambda name: name.endswith(("define", "Schema", "model")) or "mongoose" in name,
+                             tests=False):
         if cf.language == "python":
-            for a in cf.facts.assigns:
-                if "." in a.target and PII_FIELD_RX.match(a.target.rsplit(".", 1)[1]):
-                    out.append((Loc(cf.path, a.line), a.target))
-        else:
-            for c in cf.facts.calls:
-                if c.name.endswith(("define", "Schema", "model")) or "mongoose" in c.name:
-                    for arg in c.args:
-                        if arg[0] == "object":
-                            for k in arg[1]:
-                                if PII_FIELD_RX.match(k):
-                                    out.append((Loc(cf.path, c.line), k))
+            continue
+        for arg in c.args:
+            if arg[0] == "object":
+                for k in arg[1]:
+                    if PII_FIELD_RX.match(k):
+                        found.append((pos[id(cf)], Loc(cf.path, c.line), k))
+    found.sort(key=lambda f: f[0])
+    out = [(loc, what) for _pos, loc, what in found]
     for loc in p.search_text(r"^\s*(e_?mail|phone(_number)?|first_name|last_name|address|date_of_birth|ssn)\s+"
                              r"(VARCHAR|TEXT|CITEXT|CHAR|DATE|String)", kinds=("sql", "text"),
                              hints=("mail", "phone", "name", "address", "birth", "ssn")):
@@ -149,6 +158,15 @@ MASK_FN_RX = re.compile(r"(mask|anonymi[sz]e|pseudonymi[sz]e|redact|scrub|hash_(
                         r"tokeni[sz]e_pii|encrypt_(pii|field|email))", re.I)
 
 
+@lru_cache(maxsize=16384)  # pure tests of names, asked once per distinct name (project indexes)
+def _mask_name(name: str) -> bool:
+    return bool(MASK_FN_RX.search(name))
+
+
+def _mask_call_name(name: str) -> bool:
+    return _mask_name(name.rsplit(".", 1)[-1]) or name == "pino"
+
+
 @control(
     id="compliance.pii-masking", title="Personal data is masked or pseudonymised where it is copied",
     category="compliance", severity="medium", evidence=["python", "javascript"],
@@ -163,18 +181,18 @@ MASK_FN_RX = re.compile(r"(mask|anonymi[sz]e|pseudonymi[sz]e|redact|scrub|hash_(
     phrases=["PII masking", "anonymization", "pseudonymization", "data masking"],
 )
 def pii_masking(p):
-    from ._app import code, import_hits
+    from ._app import calls_where, functions_where, import_hits
 
     fields = _pii_fields(p)
     if not fields:
         yield not_applicable("no personal-data fields (email, phone, name, address, birth date...) in models")
         return
     libs = import_hits(p, PII_LIBS_PY, PII_LIBS_JS)
-    fns = [(Loc(cf.path, fn.line), fn.name) for cf in code(p) if cf.language == "python" for fn in cf.facts.functions
-           if MASK_FN_RX.search(fn.name)]
-    fns += [(Loc(cf.path, c.line), c.name) for cf in code(p) if cf.language != "python" for c in cf.facts.calls
-            if MASK_FN_RX.search(c.name.rsplit(".", 1)[-1]) or (c.name == "pino" and any(
-                a[0] == "object" and "redact" in a[1] for a in c.args))]
+    # masking functions (Python) and calls (JavaScript), from the project's name indexes, in file order
+    fns = [(Loc(cf.path, fn.line), fn.name) for cf, fn in functions_where(p, _mask_name)]
+    fns += [(Loc(cf.path, c.line), c.name) for cf, c in calls_where(p, _mask_call_name, tests=False)
+            if cf.language != "python" and (_mask_name(c.name.rsplit(".", 1)[-1]) or (c.name == "pino" and any(
+                a[0] == "object" and "redact" in a[1] for a in c.args)))]
     if libs:
         yield passed(f"PII handling with {libs[0][1]}", libs[0][0], libs[0][0].path)
     elif fns:
@@ -192,6 +210,17 @@ CONSENT_RX = re.compile(r"(consent|opt_?in|opt_?out|marketing_?(ok|allowed|accep
 USER_PATH_RX = re.compile(r"(users?|customers?|accounts?|members?|profiles?|me|persons?|subjects?|clients?)", re.I)
 
 
+# pure tests of names, asked once per distinct name (project indexes)
+@lru_cache(maxsize=16384)
+def _erasure_name(name: str) -> bool:
+    return bool(re.search(r"(erase|forget|anonymi[sz]e|gdpr|delete_(user|customer|account|personal))", name, re.I))
+
+
+@lru_cache(maxsize=16384)
+def _consent_attribute(target: str) -> bool:
+    return "." in target and bool(CONSENT_RX.search(target.rsplit(".", 1)[-1]))
+
+
 @control(
     id="compliance.data-subject-rights", title="Personal data can be erased and exported, and consent is recorded",
     category="compliance", severity="medium", evidence=["python", "javascript"],
@@ -206,7 +235,7 @@ USER_PATH_RX = re.compile(r"(users?|customers?|accounts?|members?|profiles?|me|p
     phrases=["right to erasure", "delete user data", "data export", "consent tracking"],
 )
 def data_subject_rights(p):
-    from ._app import code
+    from ._app import assigns_where, functions_where
 
     fields = _pii_fields(p)
     if not fields or not p.http_apps:
@@ -215,13 +244,10 @@ def data_subject_rights(p):
     routes = [r for a in p.http_apps for r in a.routes]
     erase = [r for r in routes if ("DELETE" in r.method and USER_PATH_RX.search(r.path)) or
              (ERASE_RX.search(r.path) and USER_PATH_RX.search(r.path))]
-    jobs = [(Loc(cf.path, fn.line), fn.name) for cf in code(p) if cf.language == "python" for fn in cf.facts.functions
-            if re.search(r"(erase|forget|anonymi[sz]e|gdpr|delete_(user|customer|account|personal))", fn.name, re.I)]
+    jobs = [(Loc(cf.path, fn.line), fn.name) for cf, fn in functions_where(p, _erasure_name)]
     export = [r for r in routes if EXPORT_RX.search(r.path) and ("GET" in r.method or "POST" in r.method or
                                                                   r.method == "ANY")]
-    consent = [loc for loc, name in ((Loc(cf.path, a.line), a.target) for cf in code(p) if cf.language == "python"
-                                     for a in cf.facts.assigns if "." in a.target)
-               if CONSENT_RX.search(name.rsplit(".", 1)[-1])]
+    consent = [Loc(cf.path, a.line) for cf, a in assigns_where(p, _consent_attribute)]
     consent += p.search_text(r"\b(consent|opt_in|optIn|marketingConsent)\w*\b", kinds=("sql", "javascript",
                                                                                           "typescript"),
                              hints=("onsent", "opt_in", "optIn"))

@@ -6,7 +6,7 @@ import json
 import re
 
 from ..model import Loc
-from ._util import may_contain, strings_in, uses_database
+from ._util import containers, job_text, paths_containing, paths_matching, strings_in, uses_database
 from .base import control, failed, not_applicable, passed
 
 BACKUP_RX = re.compile(r"\b(pg_dump|pg_dumpall|pg_basebackup|pgbackrest|wal-g|barman|mysqldump|mongodump|xtrabackup|"
@@ -42,14 +42,13 @@ def backups_scheduled(p):
             yield passed(f"managed database {found}", Loc(path, None), path)
             return
     # a long-running backup scheduler next to the database (Compose or Kubernetes), e.g. postgres-backup-local
-    for w in p.workloads:
-        for c in w.app_containers:
-            if c.image is not None and BACKUP_IMAGE_RX.search(c.image.repository):
-                yield passed(f"{w.ref} runs backup scheduler {c.image.repository}", c.loc, w.ref)
-                return
+    for w, c in containers(p):  # (every workload's app containers, in order)
+        if c.image is not None and BACKUP_IMAGE_RX.search(c.image.repository):
+            yield passed(f"{w.ref} runs backup scheduler {c.image.repository}", c.loc, w.ref)
+            return
     for pl in p.pipelines:
         for j in pl.jobs:
-            if BACKUP_RX.search(j.text()) and ("schedule" in pl.triggers):
+            if BACKUP_RX.search(job_text(j)) and ("schedule" in pl.triggers):
                 yield passed(f"scheduled CI job '{j.name}' runs a backup", j.loc, pl.path)
                 return
     if db:
@@ -101,7 +100,7 @@ MIGRATION_WORDS = ("alembic", "migrat", "flyway", "liquibase", "__", "knexfile")
 )
 def schema_migrations(p):
     db = uses_database(p)
-    hits = sorted((f for f in p.files if may_contain(f, MIGRATION_WORDS) and MIGRATION_DIRS.search(f)),
+    hits = sorted(paths_matching(p, MIGRATION_DIRS, MIGRATION_WORDS),
                   key=lambda f: (p.files[f] in ("k8s", "yaml", "github-workflow"), len(f)))
     if hits:
         yield passed(f"migrations in {hits[0]}", Loc(hits[0], None), hits[0])
@@ -112,6 +111,7 @@ def schema_migrations(p):
 
 
 DSN_RX = re.compile(r"(postgres(ql)?(\+\w+)?|mysql(\+\w+)?)://[^\s'\"`]+", re.I)
+DSN_KINDS = ("javascript", "typescript", "k8s", "compose", "dotenv", "yaml", "helm-values")
 
 
 @control(
@@ -131,7 +131,7 @@ def database_tls(p):
     for path, text in p.sources.items():
         if path in dev:
             continue
-        if p.files.get(path) not in ("javascript", "typescript", "k8s", "compose", "dotenv", "yaml", "helm-values"):
+        if p.files.get(path) not in DSN_KINDS:
             continue
         if "://" not in text:  # cheap pre-check: every DSN has one
             continue
@@ -149,7 +149,7 @@ def database_tls(p):
                              confidence="medium")
     # Python: URL strings as parsed (implicitly joined literals, f-strings with {} for values), and connect arguments
     for cf in p.code:
-        if cf.language != "python" or "/test" in f"/{cf.path}":
+        if cf.language != "python" or cf.path.startswith("test") or "/test" in cf.path:  # ("/test" in "/" + path)
             continue
         tls_kw = None  # whether a call of the file asks for TLS: worked out at the first DSN
         for line, dsn in cf.facts.strings:
@@ -227,6 +227,9 @@ def pitr(p):
 
 # --- retention ----------------------------------------------------------------------------------
 
+PROMETHEUS_IMAGE_RX = re.compile(r"(^|/)prometheus$")
+SEARCH_IMAGE_RX = re.compile(r"(^|/)(elasticsearch|opensearch)$")
+
 @control(
     id="data.retention-policies", title="Data that grows without bound has a retention policy", category="data",
     severity="medium", evidence=["terraform", "k8s", "compose", "sql", "python", "yaml"],
@@ -273,26 +276,21 @@ def retention_policies(p):
         systems.append(("GCS bucket", b.ref, b.loc, bool(b.body.get("lifecycle_rule"))))
     for r in tf_resources(p, "aws_cloudwatch_log_group"):
         systems.append(("CloudWatch log group", r.ref, r.loc, bool(r.body.get("retention_in_days"))))
-    for path in p.files:
+    for path in paths_containing(p, ("loki",)):  # (both tests below need it)
         low = path.lower()
-        if "loki" not in low:  # cheap pre-check: both tests below need it
-            continue
         if re.search(r"(^|/)loki[^/]*\.ya?ml$", low) or (p.files[path] == "yaml" and "loki" in low and
                                                         "schema_config" in p.sources.get(path, "")):
             text = p.sources.get(path, "")
             systems.append(("Loki", path, Loc(path, 1), "retention_period" in text or "retention_enabled" in text))
-    for w in p.workloads:
-        if w.dev_only:
-            continue
-        for c in w.app_containers:
-            if c.image is not None and re.search(r"(^|/)prometheus$", c.image.repository):
-                args = " ".join(c.command)
-                systems.append(("Prometheus", w.ref, c.loc, "retention" in args))
-            if c.image is not None and re.search(r"(^|/)(elasticsearch|opensearch)$", c.image.repository):
-                ilm = search(r"(_ilm/policy|index_lifecycle|ism|delete_after|min_age)", ("json", "yaml", "shell",
-                                                                                         "k8s", "text"),
-                             ("ilm", "lifecycle", "ism", "delete", "min_age"))
-                systems.append(("Elasticsearch", w.ref, c.loc, bool(ilm)))
+    for w, c in containers(p, production=True):  # (the app containers of the workloads not judged dev-only)
+        if c.image is not None and PROMETHEUS_IMAGE_RX.search(c.image.repository):
+            args = " ".join(c.command)
+            systems.append(("Prometheus", w.ref, c.loc, "retention" in args))
+        if c.image is not None and SEARCH_IMAGE_RX.search(c.image.repository):
+            ilm = search(r"(_ilm/policy|index_lifecycle|ism|delete_after|min_age)", ("json", "yaml", "shell",
+                                                                                     "k8s", "text"),
+                         ("ilm", "lifecycle", "ism", "delete", "min_age"))
+            systems.append(("Elasticsearch", w.ref, c.loc, bool(ilm)))
     if not systems:
         # application data: a scheduled purge counts where nothing else grows unbounded
         if import_hits(p, ("kafka", "confluent_kafka"), ("kafkajs",)):
@@ -422,12 +420,10 @@ def persistent_storage(p):
     phrases=["backup of configuration and secrets", "Velero", "sealed secrets"],
 )
 def config_state_recoverable(p):
-    from ._util import containers
+    from ._k8s import k8s_containers
 
     refs: dict[tuple[str | None, str], object] = {}
-    for w, c in containers(p, include_init=True):
-        if w.source != "k8s":
-            continue
+    for w, c in k8s_containers(p):  # (every container of the Kubernetes workloads)
         for e in c.env:
             if e.source and e.source.startswith("secretKeyRef:"):
                 refs.setdefault((w.namespace, e.source.split(":", 1)[1].split("/")[0]), e.loc)
@@ -440,8 +436,8 @@ def config_state_recoverable(p):
     velero = [o for o in p.k8s_objects if o.kind in ("Schedule", "Backup") and "velero" in o.api_version]
     managed: set[tuple[str | None, str]] = set()
     for o in p.k8s_objects:
-        if o.kind == "ExternalSecret" or o.kind == "SealedSecret" or o.kind == "VaultStaticSecret" or \
-                o.kind == "SecretProviderClass" or o.kind == "InfisicalSecret" or o.kind == "OnePasswordItem":
+        if o.kind in ("ExternalSecret", "SealedSecret", "VaultStaticSecret", "SecretProviderClass", "InfisicalSecret",
+                      "OnePasswordItem"):
             target = ((o.raw.get("spec") or {}).get("target") or {}).get("name") if o.kind == "ExternalSecret" else None
             managed.add((o.namespace, str(target or o.name)))
         if o.kind == "Secret" and ("sops" in o.raw or "ENC[" in json.dumps(o.raw.get("data") or {}, default=str)):
@@ -513,6 +509,14 @@ def redis_persistence(p):
 LAKE_PY = ("pyspark", "delta", "deltalake", "pyiceberg", "pyarrow", "polars", "pandas", "duckdb", "hudi")
 
 
+def _lake_writer(name: str) -> bool:
+    """A callee that writes a data-lake table (``df.write.parquet``, ``to_parquet``, ``write_deltalake``...)."""
+    tail = name.rsplit(".", 1)[-1]
+    return tail in ("to_parquet", "write_parquet", "write_deltalake", "saveAsTable", "save", "parquet", "insertInto",
+                    "toTable", "write_table", "write_dataset", "start") and (
+        "write" in name or tail.startswith(("to_", "write_")) or "writeStream" in name)
+
+
 @control(
     id="data.lake-tables", title="Data-lake tables are versioned, partitioned, compressed and on object storage",
     category="data", severity="medium", evidence=["python", "terraform", "sql"],
@@ -526,18 +530,10 @@ LAKE_PY = ("pyspark", "delta", "deltalake", "pyiceberg", "pyarrow", "polars", "p
     phrases=["data versioning", "data lake on object storage", "partitioned tables", "storage compression", "Parquet compression for data lake tables", "Delta Lake"],
 )
 def lake_tables(p):
-    from ._app import tf_resources
+    from ._app import calls_where, tf_resources
 
-    writers = []
-    for cf in p.code:
-        if cf.language != "python":
-            continue
-        for c in cf.facts.calls:
-            tail = c.name.rsplit(".", 1)[-1]
-            if tail in ("to_parquet", "write_parquet", "write_deltalake", "saveAsTable", "save", "parquet",
-                        "insertInto", "toTable", "write_table", "write_dataset", "start") and (
-                    "write" in c.name or tail.startswith(("to_", "write_")) or "writeStream" in c.name):
-                writers.append((cf, c))
+    # the Python calls that write a table, in file and call order (from the project's call index)
+    writers = [(cf, c) for cf, c in calls_where(p, _lake_writer) if cf.language == "python"]
     buckets = tf_resources(p, "aws_s3_bucket", "google_storage_bucket")
     if not writers and not buckets:
         yield not_applicable("no data-lake writes or buckets")
@@ -592,7 +588,7 @@ def pipeline_governance(p):
     from ._app import import_hits
 
     pipes = import_hits(p, ("pyspark", "airflow", "dagster", "prefect", "dbt", "luigi", "kedro"), ()) or \
-        [f for f in p.files if f.endswith("dbt_project.yml")]
+        [f for f in paths_containing(p, ("dbt_project.yml",)) if f.endswith("dbt_project.yml")]
     if not pipes:
         yield not_applicable("no data pipelines")
         return

@@ -6,7 +6,8 @@ import json
 import re
 
 from ..model import Loc
-from ._util import ci_find, ci_steps, files_named
+from ._app import any_import
+from ._util import ci_find, ci_steps, files_named, job_text, paths_containing
 from .base import control, failed, not_applicable, passed
 
 
@@ -185,8 +186,7 @@ DEPLOY_RX = re.compile(r"(kubectl (apply|set image|rollout)|helm (upgrade|instal
     phrases=["staging environment", "deploy to staging first", "production approval"],
 )
 def staged_deploys(p):
-    deploy_jobs = [(pl, j) for pl in p.pipelines for j in pl.jobs
-                   if j.environment or DEPLOY_RX.search(j.name) or DEPLOY_RX.search(j.text())]
+    deploy_jobs = _deploy_jobs(p)
     if not deploy_jobs:
         yield not_applicable("no deploy jobs in CI")
         return
@@ -276,7 +276,7 @@ def ci_image_build(p):
 
 def _job_text(p, job) -> str:
     """A CI job's commands plus the repository scripts it runs (``deploy/scripts/deploy.sh staging``)."""
-    text = job.text()
+    text = job_text(job)
     for path in re.findall(r"(?:^|[\s\"'=])\.?/?([\w./-]+\.(?:sh|bash|py|mk))\b", text):
         src = p.sources.get(path.lstrip("./"))
         if src:
@@ -290,8 +290,10 @@ def _job_text(p, job) -> str:
 
 
 def _deploy_jobs(p):
-    return [(pl, j) for pl in p.pipelines for j in pl.jobs
-            if j.environment or DEPLOY_RX.search(j.name) or DEPLOY_RX.search(j.text())]
+    """(pipeline, job) of the jobs that deploy (found once per project: several controls ask; read only)."""
+    return p.derived("delivery.deploy-jobs", lambda: [
+        (pl, j) for pl in p.pipelines for j in pl.jobs
+        if j.environment or DEPLOY_RX.search(j.name) or DEPLOY_RX.search(job_text(j))])
 
 
 INTEGRATION_RX = (r"(pytest\b[^\n]*(integration|e2e|functional|acceptance|-m\s+\S*integ)|tests?/(integration|e2e|"
@@ -322,15 +324,17 @@ def ci_integration_tests(p):
     for pl in p.pipelines:
         for j in pl.jobs:
             services = j.raw.get("services") if isinstance(j.raw, dict) else None
-            if services and TEST_RX_C.search(j.text()):
+            if services and TEST_RX_C.search(job_text(j)):
                 yield passed(f"{pl.path} job '{j.name}' runs tests with service containers", j.loc, pl.path)
                 return
     hits = ci_find(p, INTEGRATION_RX)
     if hits:
         yield passed(f"integration/e2e tests in {hits[0][1]}", hits[0][0])
         return
-    tc = [f for f in p.files if "test" in f and re.search(r"(^|/)tests?/(integration|e2e|functional)/", f)]
-    uses_tc = any("testcontainers" in " ".join(cf.facts.imports) for cf in p.code)
+    tc = [f for f in paths_containing(p, ("test",))
+          if "test" in f and re.search(r"(^|/)tests?/(integration|e2e|functional)/", f)]
+    # (a name holding "testcontainers" among the imports of the code: its parent modules are parts of it)
+    uses_tc = any_import(p, lambda name: "testcontainers" in name)
     if (tc or uses_tc) and ci_find(p, TEST_RX):
         where = tc[0] if tc else "testcontainers"
         yield passed(f"the CI test run includes {where}", ci_find(p, TEST_RX)[0][0], confidence="medium")
@@ -416,7 +420,7 @@ def automated_rollback(p):
         if m:
             yield passed(f"'{j.name}' rolls back on failure ({m.group(0)[:40]})", j.loc, pl.path)
             return
-    failure_steps = [(pl, j) for pl in p.pipelines for j in pl.jobs if ROLLBACK_RX.search(j.text()) or (
+    failure_steps = [(pl, j) for pl in p.pipelines for j in pl.jobs if ROLLBACK_RX.search(job_text(j)) or (
         isinstance(j.raw, dict) and "failure()" in str(j.raw.get("if", "")) and "roll" in j.name.lower())]
     if failure_steps:
         pl, j = failure_steps[0]
@@ -536,7 +540,13 @@ def deployment_as_code(p):
     found = []
     if p.terraform:
         found.append(("Terraform", Loc(next(iter(p.terraform)), 1)))
-    for f in p.files:
+    # only the paths one of the tests below can pass (the others fail each of them): indexed by name, path word or
+    # source text, rather than testing every file of a large tree
+    pos = p.derived("util.file-positions", lambda: {path: i for i, path in enumerate(p.files)})
+    maybe = set(files_named(p, "Pulumi.yaml", "Pulumi.yml", "cdk.json", "ansible.cfg"))
+    maybe.update(paths_containing(p, (".bicep", "playbook", "site.", "roles/")))
+    maybe.update(loc.path for loc in p.search_text("AWSTemplateFormatVersion", flags=0) if loc.path in pos)
+    for f in sorted(maybe, key=pos.__getitem__):
         name = f.rsplit("/", 1)[-1]
         if name in ("Pulumi.yaml", "Pulumi.yml"):
             found.append(("Pulumi", Loc(f, 1)))

@@ -88,7 +88,19 @@ class Call:
     cmd: Cmd
 
 
+_UNREAD = object()
+
+
 def call_of(cmd: Cmd) -> Call | None:
+    """The package-manager call ``cmd`` makes, if any: remembered on the command (several controls read the same
+    RUNs; read the Call only)."""
+    memo = cmd.__dict__.get("_pkg_call", _UNREAD)
+    if memo is _UNREAD:
+        memo = cmd._pkg_call = _read_call(cmd)  # type: ignore[attr-defined]
+    return memo  # type: ignore[return-value]
+
+
+def _read_call(cmd: Cmd) -> Call | None:
     name, argv = cmd.name, cmd.argv
     if not argv:
         return None
@@ -656,16 +668,22 @@ def package_signatures_verified(p: Project) -> Iterator[Outcome]:
     return per_dockerfile(p, findings, "package signature checks stay on")
 
 
-def _env_and_args(d: Dockerfile) -> Iterator[tuple[Instruction, str, str]]:
-    """(instruction, name, value) of every ENV and of every ARG with a default, global ARGs included."""
-    for ins in list(d.preamble) + [i for s in d.stages for i in s.instructions]:
-        if ins.cmd == "ENV":
-            for k, v in env_pairs(ins):
-                yield ins, k, v
-        elif ins.cmd == "ARG":
-            for k, v in arg_decls(ins):
-                if v is not None:
-                    yield ins, k, v
+def _env_and_args(d: Dockerfile) -> list[tuple[Instruction, str, str]]:
+    """(instruction, name, value) of every ENV and of every ARG with a default, global ARGs included; listed once
+    per Dockerfile (remembered on it: several controls read them)."""
+    memo = d.__dict__.get("_env_and_args")
+    if memo is None:
+        memo = []
+        for ins in list(d.preamble) + [i for s in d.stages for i in s.instructions]:
+            if ins.cmd == "ENV":
+                for k, v in env_pairs(ins):
+                    memo.append((ins, k, v))
+            elif ins.cmd == "ARG":
+                for k, v in arg_decls(ins):
+                    if v is not None:
+                        memo.append((ins, k, v))
+        d._env_and_args = memo  # type: ignore[attr-defined]
+    return memo
 
 
 # --- 5. TLS verification ---------------------------------------------------------------------------------

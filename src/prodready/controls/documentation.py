@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Loc
-from ._util import Folded, ascii_lower, doc_matching, lowered
+from ._util import Folded, doc_matching, headings_matching, lowered, paths_matching
 from .base import control, failed, not_applicable, passed
 
 OPS_TERMS = Folded(r"(alert|restart|roll ?back|kubectl|scale|mitigat|escalat|on-?call)")  # case-insensitive
@@ -124,6 +124,9 @@ CONTACT_VALUE = re.compile(r"([\w.+-]+@[\w-]+\.[\w.]+|(?<![\w/])@[\w-]+(/[\w-]+)
                            r"\+?\d[\d ()-]{7,}\d|pagerduty|opsgenie|on-?call rota)", re.I)
 
 
+ADR_DIR_RX = re.compile(r"(^|/)(adrs?|decisions|architecture)/", re.I)
+
+
 @control(
     id="documentation.architecture", title="The architecture is documented", category="documentation",
     severity="low", evidence=["markdown"],
@@ -139,7 +142,7 @@ def architecture(p):
     found = doc_matching(p, r"(architecture|design|(^|[-_.\d])adrs?([-_.\d]|$)|overview)",
                          r"(architecture|components?|data ?flow|system (design|overview)|dependencies)")
     # architecture decision records live in their own directory, one decision per file
-    adrs = [d for d in p.docs if re.search(r"(^|/)(adrs?|decisions|architecture)/", d.path, re.I) and d.words >= 40]
+    adrs = [d for d in p.docs if ADR_DIR_RX.search(d.path) and d.words >= 40]
     if found:
         d, heads = _best(found)
         yield passed(f"{d.path} describes the architecture", Loc(d.path, heads[0].line if heads else 1), d.path)
@@ -167,6 +170,9 @@ def security_policy(p):
     yield failed("no SECURITY.md with a vulnerability-reporting channel")
 
 
+OPENAPI_JSON_RX = re.compile(r"(^|/)(openapi|swagger)[^/]*\.json$", re.I)
+
+
 @control(
     id="documentation.api-docs", title="The API has reference documentation (OpenAPI)", category="documentation",
     severity="low", evidence=["openapi", "python", "javascript"],
@@ -182,10 +188,7 @@ def security_policy(p):
 def api_docs(p):
     from ._app import import_hits
 
-    # (".json" in the lowered path is a cheap pre-check of the pattern; non-ASCII paths go to the pattern)
-    specs = [f for f in p.files_of("openapi")] + [
-        f for f in p.files if ((low := ascii_lower(f)) is None or ".json" in low)
-        and re.search(r"(^|/)(openapi|swagger)[^/]*\.json$", f, re.I)]
+    specs = [f for f in p.files_of("openapi")] + paths_matching(p, OPENAPI_JSON_RX)
     if specs:
         yield passed(f"OpenAPI description {specs[0]}", Loc(specs[0], 1), specs[0])
         return
@@ -222,13 +225,16 @@ ROLLBACK_HEAD = re.compile(r"(roll(ing)?[ -]?back|revert|undo|downgrade)", re.I)
 STEP_RX = re.compile(r"(^\s*(\d+\.|[-*])\s+\S|```|`[^`]+`)", re.M)
 
 
-def _sections(d, head_rx):
+def _sections(p, d, head_rx):
     """(heading, section text) of the doc's sections whose heading matches."""
+    matched = headings_matching(p, head_rx)
+    if not any(id(h) in matched for h in d.headings):  # (most documents: no such section)
+        return []
     out = []
     lines = d.text.splitlines()
     hs = sorted(d.headings, key=lambda h: h.line)
     for i, h in enumerate(hs):
-        if not head_rx.search(h.text):
+        if id(h) not in matched:
             continue
         end = next((x.line for x in hs[i + 1:] if x.level <= h.level), len(lines) + 1)
         out.append((h, "\n".join(lines[h.line:end - 1])))
@@ -251,8 +257,8 @@ def release_procedure(p):
     if not p.docs:
         yield failed("no documentation in the repository")
         return
-    dep = [(d, h, t) for d in p.docs for h, t in _sections(d, DEPLOY_HEAD) if len(t.split()) >= 25 and STEP_RX.search(t)]
-    rb = [(d, h, t) for d in p.docs for h, t in _sections(d, ROLLBACK_HEAD) if len(t.split()) >= 15 and STEP_RX.search(t)]
+    dep = [(d, h, t) for d in p.docs for h, t in _sections(p, d, DEPLOY_HEAD) if len(t.split()) >= 25 and STEP_RX.search(t)]
+    rb = [(d, h, t) for d in p.docs for h, t in _sections(p, d, ROLLBACK_HEAD) if len(t.split()) >= 15 and STEP_RX.search(t)]
     if dep:
         d, h, _t = dep[0]
         yield passed(f"{d.path}: '{h.text}' describes the release steps", Loc(d.path, h.line), d.path,
@@ -284,7 +290,7 @@ SETUP_HEAD = re.compile(r"(getting started|quick ?start|setup|set up|install|run
     phrases=["setup guide", "installation guide", "user guide", "getting started"],
 )
 def setup_guide(p):
-    hits = [(d, h, t) for d in p.docs for h, t in _sections(d, SETUP_HEAD)
+    hits = [(d, h, t) for d in p.docs for h, t in _sections(p, d, SETUP_HEAD)
             if len(t.split()) >= 15 and STEP_RX.search(t)]
     if hits:
         d, h, _t = sorted(hits, key=lambda x: (x[0].path.count("/"), x[0].path))[0]
@@ -294,6 +300,9 @@ def setup_guide(p):
                      Loc(p.docs[0].path, 1), p.docs[0].path)
     else:
         yield failed("no README or docs with setup instructions")
+
+
+ROLES_HEAD = re.compile(r"(roles?|permissions?|access control|authori[sz]ation)", re.I)
 
 
 @control(
@@ -313,9 +322,9 @@ def roles_permissions(p):
     if not _role_checks(p):
         yield not_applicable("the application defines no roles or permissions")
         return
+    matched = headings_matching(p, ROLES_HEAD)
     for d in p.docs:
-        heads = [h for h in d.headings if re.search(r"(roles?|permissions?|access control|authori[sz]ation)", h.text,
-                                                     re.I)]
+        heads = [h for h in d.headings if id(h) in matched]
         if heads and re.search(r"\b(admin|viewer|editor|operator|owner|member|reader|writer)\b", d.text, re.I):
             yield passed(f"{d.path}: '{heads[0].text}'", Loc(d.path, heads[0].line), d.path)
             return

@@ -13,12 +13,14 @@ from ._app import (
     as_int,
     container_args,
     datastores,
+    files_importing,
     import_hits,
     nginx_directives,
     tf_get,
     tf_resources,
     truthy,
 )
+from ._k8s import obj_ref
 from .base import control, failed, not_applicable, passed
 
 
@@ -357,9 +359,10 @@ def db_read_replicas(p):
         yield passed(f"read replica {reps[0].ref}", reps[0].loc, reps[0].ref)
         return
     ops = [s for s in dbs if s.source == "operator" and (s.replicas or 1) >= 2]
-    dsn = p.search_text(r"(READ(ONLY)?_?(DATABASE_)?(URL|DSN|HOST)|REPLICA_(URL|DSN|HOST)|-ro\.|\bro-)",
-                        kinds=("python", "javascript", "typescript", "k8s", "helm-values", "compose"),
-                        hints=("READ", "REPLICA", "-ro.", "ro-"))
+    # (read-only connections matter only with standbys: searched for only then)
+    dsn = ops and p.search_text(r"(READ(ONLY)?_?(DATABASE_)?(URL|DSN|HOST)|REPLICA_(URL|DSN|HOST)|-ro\.|\bro-)",
+                                kinds=("python", "javascript", "typescript", "k8s", "helm-values", "compose"),
+                                hints=("READ", "REPLICA", "-ro.", "ro-"))
     if ops and dsn:
         yield passed(f"{ops[0].ref} has standbys and the app reads through {dsn[0].path}", dsn[0], dsn[0].path)
     else:
@@ -450,7 +453,8 @@ def kafka_topics(p):
     phrases=["Spark tuning", "Spark cluster mode", "checkpointing"],
 )
 def spark_config(p):
-    spark_files = [cf for cf in p.code if cf.language == "python" and cf.facts.imports_any("pyspark")]
+    # (Python files importing pyspark or a submodule, from the project's import index)
+    spark_files = [cf for cf in files_importing(p, ("pyspark",), ()) if cf.language == "python"]
     apps = p.objects("SparkApplication")
     submits = p.search_text(r"spark-submit", kinds=("shell", "k8s", "yaml", "makefile", "dockerfile", "python",
                                                    "github-workflow"), hints=("spark-submit",))
@@ -501,6 +505,9 @@ TUNING = {
 }
 
 
+DATASTORE_CONF_RX = re.compile(r"(postgresql|redis|my|mongod|kafka|server)[^/]*\.(conf|cnf|properties|ya?ml)$")
+
+
 @control(
     id="performance.datastore-config", title="Datastores are sized and tuned, not left at image defaults",
     category="performance", severity="medium", evidence=["k8s", "compose", "terraform", "text"],
@@ -519,11 +526,10 @@ TUNING = {
 )
 def datastore_config(p):
     found = [s for s in servers(p) if s.kind in TUNING]
-    conf_files = {f: p.sources.get(f, "") for f in p.files if re.search(r"(postgresql|redis|my|mongod|kafka|server)"
-                                                                         r"[^/]*\.(conf|cnf|properties|ya?ml)$", f)}
     if not found:
         yield not_applicable("no datastore servers defined for production in the repository")
         return
+    conf_files = {f: p.sources.get(f, "") for f in p.files if DATASTORE_CONF_RX.search(f)}
     for s in found:
         text = s.text + " ".join(t for f, t in conf_files.items() if s.kind[:4] in f.lower())
         if s.source == "terraform":
@@ -643,24 +649,25 @@ def load_balancing(p):
         spec = s.raw.get("spec") or {}
         if not isinstance(spec.get("selector"), dict) or spec.get("clusterIP") == "None":
             continue
-        ws = [w for w in p.pods_matching(s.namespace, spec.get("selector")) if w.long_running]
-        ws = [w for w in ws if w.kind in ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")]
-        if not ws:
+        # the first long-running controller selected (these kinds always run long)
+        w = next((w for w in p.pods_matching(s.namespace, spec.get("selector"))
+                  if w.kind in ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")), None)
+        if w is None:
             continue
         any_ = True
-        w = ws[0]
         hpa = p.autoscaler_for(w)
         n = w.replicas if w.replicas is not None else 1
         if hpa is not None:
             n = max(n, as_int((hpa.raw.get("spec") or {}).get("minReplicas")) or 1)
-        ready = all("readiness" in c.probes for c in w.app_containers)
+        ready = all("readiness" in c.probes for c in w.containers if not c.init)
+        sref, wref = obj_ref(s), obj_ref(w)
         if n >= 2 and ready:
-            yield passed(f"{s.ref} balances over {n}+ replicas of {w.ref}, gated by readiness", s.loc, s.ref)
+            yield passed(f"{sref} balances over {n}+ replicas of {wref}, gated by readiness", s.loc, sref)
         elif n < 2:
-            yield failed(f"{s.ref} fronts a single replica of {w.ref}", s.loc, s.ref)
+            yield failed(f"{sref} fronts a single replica of {wref}", s.loc, sref)
         else:
-            yield failed(f"{s.ref} balances over {w.ref}, which has no readiness probe, so failing pods keep getting "
-                         "traffic", s.loc, s.ref)
+            yield failed(f"{sref} balances over {wref}, which has no readiness probe, so failing pods keep getting "
+                         "traffic", s.loc, sref)
     for path, tree in p.nginx.items():
         for d, _anc in nginx_directives(tree):
             if d.name != "upstream":
@@ -797,11 +804,11 @@ def cost_optimization(p):
     if not (groups or buckets or p.workloads):
         yield not_applicable("no infrastructure to optimise in the repository")
         return
-    spot = p.search_text(r"(capacity_type\s*=\s*\"SPOT\"|spot_instance_pools|preemptible\s*=\s*true|spot\s*=\s*true|"
-                         r"capacity-type[\"']?\s*[:,]\s*\[?\s*[\"']?spot|priority\s*=\s*\"Spot\"|lifecycle:\s*Ec2Spot)",
-                         kinds=("terraform", "k8s", "yaml", "helm-values"), hints=("SPOT", "spot", "Spot",
-                                                                                  "preemptible"))
-    if groups:
+    if groups:  # (spot capacity is looked for only where there are node groups)
+        spot = p.search_text(r"(capacity_type\s*=\s*\"SPOT\"|spot_instance_pools|preemptible\s*=\s*true|spot\s*=\s*true|"
+                             r"capacity-type[\"']?\s*[:,]\s*\[?\s*[\"']?spot|priority\s*=\s*\"Spot\"|lifecycle:\s*Ec2Spot)",
+                             kinds=("terraform", "k8s", "yaml", "helm-values"), hints=("SPOT", "spot", "Spot",
+                                                                                      "preemptible"))
         if spot:
             yield passed(f"spot/preemptible capacity in {spot[0].path}", spot[0], spot[0].path,
                          concept="cost.spot_instances")

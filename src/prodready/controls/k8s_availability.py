@@ -100,11 +100,11 @@ def pod_anti_affinity(p):
         any_ = True
         ok, how = _spreads(w)
         if ok:
-            yield passed(how, w.loc, w.ref)
+            yield passed(how, w.loc, obj_ref(w))
         else:
             count = f"{n} replicas" if n is not None else "replicas not set"
             yield failed(f"{count} and no podAntiAffinity/topology spread on hostname or zone that matches its own "
-                         f"pods", w.loc, w.ref)
+                         f"pods", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no multi-replica Deployments/StatefulSets")
 
@@ -129,7 +129,7 @@ def topology_spread_valid(p):
         any_ = True
         where = at(w.loc, w.pod_spec, "topologySpreadConstraints")
         if not isinstance(tsc, list):
-            yield failed("topologySpreadConstraints is not a list", where, w.ref, concept="k8s.topology_spread.invalid")
+            yield failed("topologySpreadConstraints is not a list", where, obj_ref(w), concept="k8s.topology_spread.invalid")
             continue
         bad = False
         for i, c in enumerate(tsc):
@@ -137,14 +137,14 @@ def topology_spread_valid(p):
             problems = _tsc_problems(c)
             if problems:
                 bad = True
-                yield failed(f"constraint {i + 1}: {'; '.join(problems)}", loc, w.ref,
+                yield failed(f"constraint {i + 1}: {'; '.join(problems)}", loc, obj_ref(w),
                              concept="k8s.topology_spread.invalid")
             elif not selector_matches(m(c).get("labelSelector"), w.pod_labels):
                 bad = True
                 yield failed(f"constraint {i + 1}: labelSelector does not match the pods' own labels, so it "
-                             f"spreads nothing", loc, w.ref, concept=OWN + "topology_spread.selector")
+                             f"spreads nothing", loc, obj_ref(w), concept=OWN + "topology_spread.selector")
         if not bad:
-            yield passed(f"{len(tsc)} valid constraint(s)", where, w.ref)
+            yield passed(f"{len(tsc)} valid constraint(s)", where, obj_ref(w))
     if not any_:
         yield not_applicable("no topologySpreadConstraints")
 
@@ -194,9 +194,9 @@ def topology_spread_constraints(p):
             continue
         any_ = True
         if w.pod_spec.get("topologySpreadConstraints"):
-            yield passed("topologySpreadConstraints set", w.loc, w.ref)
+            yield passed("topologySpreadConstraints set", w.loc, obj_ref(w))
         else:
-            yield failed("no topologySpreadConstraints", w.loc, w.ref)
+            yield failed("no topologySpreadConstraints", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no replicated Deployments/StatefulSets")
 
@@ -223,9 +223,9 @@ def min_three_replicas(p):
             continue  # judged on the autoscaler below
         n = w.replicas if w.replicas is not None else 1
         if n >= 3:
-            yield passed(f"{n} replicas", w.loc, w.ref)
+            yield passed(f"{n} replicas", w.loc, obj_ref(w))
         else:
-            yield failed(f"{n} replica(s){' (not set)' if w.replicas is None else ''}", w.loc, w.ref,
+            yield failed(f"{n} replica(s){' (not set)' if w.replicas is None else ''}", w.loc, obj_ref(w),
                          concept="k8s.replicas.min3")
     for h in p.objects("HorizontalPodAutoscaler"):
         any_ = True
@@ -256,9 +256,9 @@ def priority_class(p):
         any_ = True
         pc = w.pod_spec.get("priorityClassName")
         if pc:
-            yield passed(f"priorityClassName {pc}", w.loc, w.ref)
+            yield passed(f"priorityClassName {pc}", w.loc, obj_ref(w))
         else:
-            yield failed("no priorityClassName", w.loc, w.ref)
+            yield failed("no priorityClassName", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no Kubernetes workloads")
 
@@ -284,9 +284,9 @@ def cronjob_starting_deadline(p):
         spec = m(w.raw.get("spec"))
         d = spec.get("startingDeadlineSeconds")
         if isinstance(d, int) and not isinstance(d, bool) and d > 0:
-            yield passed(f"startingDeadlineSeconds {d}", at(w.loc, spec, "startingDeadlineSeconds"), w.ref)
+            yield passed(f"startingDeadlineSeconds {d}", at(w.loc, spec, "startingDeadlineSeconds"), obj_ref(w))
         else:
-            yield failed("no startingDeadlineSeconds" if d is None else f"startingDeadlineSeconds {d!r}", w.loc, w.ref)
+            yield failed("no startingDeadlineSeconds" if d is None else f"startingDeadlineSeconds {d!r}", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no CronJobs")
 
@@ -313,26 +313,27 @@ def statefulset_headless_service(p):
         spec = m(w.raw.get("spec"))
         name = spec.get("serviceName")
         if not name:
-            yield failed("no serviceName (no stable network identity for its pods)", w.loc, w.ref)
+            yield failed("no serviceName (no stable network identity for its pods)", w.loc, obj_ref(w))
             continue
         where = at(w.loc, spec, "serviceName")
         svc = svcs.get("Service", w.namespace, str(name), near=w)
         if svc is None:
-            yield failed(f"serviceName {name} names no Service in its namespace", where, w.ref)
+            yield failed(f"serviceName {name} names no Service in its namespace", where, obj_ref(w))
             continue
         sspec = m(svc.raw.get("spec"))
         sel = m(sspec.get("selector"))
         if str(sspec.get("clusterIP", "")) != "None":
-            yield failed(f"Service {name} is not headless (clusterIP: None)", svc.loc, w.ref)
+            yield failed(f"Service {name} is not headless (clusterIP: None)", svc.loc, obj_ref(w))
         elif not sel or not all(w.pod_labels.get(str(k)) == str(v) for k, v in sel.items()):
-            yield failed(f"headless Service {name} does not select the StatefulSet's pods", svc.loc, w.ref)
+            yield failed(f"headless Service {name} does not select the StatefulSet's pods", svc.loc, obj_ref(w))
         else:
-            yield passed(f"headless Service {name}", where, w.ref)
+            yield passed(f"headless Service {name}", where, obj_ref(w))
     if not any_:
         yield not_applicable("no StatefulSets")
 
 
 _HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
+_PROBE_KEYS = (("liveness", "livenessProbe"), ("readiness", "readinessProbe"), ("startup", "startupProbe"))
 
 
 def _handler(probe) -> tuple[str, object] | None:
@@ -381,24 +382,31 @@ def probe_configuration(p):
     any_ = False
     for w, c in k8s_containers(p, include_init=False):
         raw = c.raw if isinstance(c.raw, dict) else {}
-        probes = {k: raw.get(f"{k}Probe") for k in ("liveness", "readiness", "startup") if isinstance(
-            raw.get(f"{k}Probe"), dict)}
+        probes = {}
+        handlers = {}  # kind -> _handler(probe)
+        for kind, key in _PROBE_KEYS:
+            pr = raw.get(key)
+            if isinstance(pr, dict):
+                probes[kind] = pr
+                handlers[kind] = _handler(pr)
         if not probes:
             continue
         any_ = True
         bad = False
-        live, ready = _handler(probes.get("liveness")), _handler(probes.get("readiness"))
+        live, ready = handlers.get("liveness"), handlers.get("readiness")
         if live is not None and live == ready and _patience(probes["liveness"]) <= _patience(probes["readiness"]):
             bad = True
             yield failed(f"livenessProbe repeats the readinessProbe's {live[0]} check and gives up no later: the "
                          f"container is restarted as soon as it stops being ready", at(c.loc, raw, "livenessProbe"),
                          cref(w, c), concept="k8s.probe.identical")
-        names = {str(pt.name) for pt in c.ports if pt.name}
+        names = None  # the container's port names, gathered for the first probe on a named port
         for kind, pr in probes.items():
-            h = _handler(pr)
+            h = handlers[kind]
             if h is None or h[0] not in ("httpGet", "tcpSocket", "grpc"):
                 continue
             port = m(pr[h[0]]).get("port")
+            if isinstance(port, str) and not port.isdigit() and names is None:
+                names = {str(pt.name) for pt in c.ports if pt.name}
             if isinstance(port, str) and not port.isdigit() and port not in names:
                 bad = True
                 yield failed(f"{kind}Probe targets port '{port}', which the container does not declare: it can "
@@ -444,32 +452,33 @@ def service_backends(p):
                          concept="k8s.service.no_matching_pods")
             continue
         bad = False
+        ports = lst(spec.get("ports"))
         for w in selected:
             if w.kind in BATCH:
                 continue
             app = w.app_containers
             if app and not any("readiness" in c.probes for c in app):
                 bad = True
-                yield failed(f"selects {w.ref}, which has no readinessProbe: it gets traffic before it can serve",
+                yield failed(f"selects {obj_ref(w)}, which has no readinessProbe: it gets traffic before it can serve",
                              w.loc, ref, concept="k8s.probe.readiness_when_serviced")
-            for i, port in enumerate(lst(spec.get("ports"))):
+            declared = [pt for c in app for pt in c.ports] if ports else []  # (the same for every port)
+            for i, port in enumerate(ports):
                 port = m(port)
                 tp = port.get("targetPort", port.get("port"))
-                declared = [pt for c in app for pt in c.ports]
                 if isinstance(tp, str) and not tp.isdigit():
                     if not any(pt.name == tp for pt in declared):
                         bad = True
-                        yield failed(f"targetPort '{tp}' is not a port name declared by {w.ref}",
+                        yield failed(f"targetPort '{tp}' is not a port name declared by {obj_ref(w)}",
                                      Loc(s.loc.path, item_line(spec["ports"], i)), ref,
                                      concept=OWN + "service.target_port")
                 elif declared and str(tp).isdigit() and not any(pt.container_port == int(str(tp)) for pt in declared):
                     bad = True
-                    yield failed(f"targetPort {tp} is not among the ports {w.ref} declares "
+                    yield failed(f"targetPort {tp} is not among the ports {obj_ref(w)} declares "
                                  f"({', '.join(str(pt.container_port) for pt in declared)})",
                                  Loc(s.loc.path, item_line(spec["ports"], i)), ref,
                                  concept=OWN + "service.target_port")
         if not bad:
-            yield passed(f"selects {', '.join(w.ref for w in selected[:3])}", s.loc, ref)
+            yield passed(f"selects {', '.join(obj_ref(w) for w in selected[:3])}", s.loc, ref)
 
 
 def _ingress_backends(ing):
@@ -583,39 +592,48 @@ def _config_sources(p) -> tuple[dict, dict]:
     return cms, secrets
 
 
-def _references(w):
+def _references(w) -> list[tuple]:
     """(kind, name, key or None, optional, location) of every ConfigMap/Secret a pod uses."""
+    out: list[tuple] = []
     spec = w.pod_spec
     for c in w.containers:
         raw = c.raw if isinstance(c.raw, dict) else {}
         env = raw.get("env")
-        for i, e in enumerate(lst(env)):
-            vf = m(m(e).get("valueFrom"))
-            for ref, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
-                r = m(vf.get(ref))
-                if r.get("name"):
-                    yield kind, str(r["name"]), str(r.get("key")) if r.get("key") is not None else None, \
-                        r.get("optional") is True, Loc(c.loc.path, item_line(env, i))
+        if isinstance(env, list):
+            for i, e in enumerate(env):
+                vf = e.get("valueFrom") if isinstance(e, dict) else None
+                if not isinstance(vf, dict):
+                    continue  # (a plain value: most variables)
+                for ref, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                    r = vf.get(ref)
+                    if isinstance(r, dict) and r.get("name"):
+                        out.append((kind, str(r["name"]), str(r.get("key")) if r.get("key") is not None else None,
+                                    r.get("optional") is True, Loc(c.loc.path, item_line(env, i))))
         envfrom = raw.get("envFrom")
-        for i, ef in enumerate(lst(envfrom)):
-            for ref, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
-                r = m(m(ef).get(ref))
-                if r.get("name"):
-                    yield kind, str(r["name"]), None, r.get("optional") is True, Loc(c.loc.path, item_line(envfrom, i))
+        if isinstance(envfrom, list):
+            for i, ef in enumerate(envfrom):
+                for ref, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                    r = m(m(ef).get(ref))
+                    if r.get("name"):
+                        out.append((kind, str(r["name"]), None, r.get("optional") is True,
+                                    Loc(c.loc.path, item_line(envfrom, i))))
     vols = spec.get("volumes")
+    if not isinstance(vols, list):
+        return out
     for i, v in iter_pod_volumes(w):
         where = Loc(w.loc.path, item_line(vols, i))
         cm, sec = m(v.get("configMap")), m(v.get("secret"))
         if cm.get("name"):
-            yield "ConfigMap", str(cm["name"]), None, cm.get("optional") is True, where
+            out.append(("ConfigMap", str(cm["name"]), None, cm.get("optional") is True, where))
         if sec.get("secretName"):
-            yield "Secret", str(sec["secretName"]), None, sec.get("optional") is True, where
+            out.append(("Secret", str(sec["secretName"]), None, sec.get("optional") is True, where))
         for src in lst(m(v.get("projected")).get("sources")):
             src = m(src)
             for key, kind in (("configMap", "ConfigMap"), ("secret", "Secret")):
                 r = m(src.get(key))
                 if r.get("name"):
-                    yield kind, str(r["name"]), None, r.get("optional") is True, where
+                    out.append((kind, str(r["name"]), None, r.get("optional") is True, where))
+    return out
 
 
 @control(
@@ -636,7 +654,7 @@ def config_references_resolve(p):
     cms, secrets = _config_sources(p)
     any_ = False
     for w in k8s_workloads(p):
-        wref = w.ref  # (computed once per workload)
+        wref = obj_ref(w)  # (computed once per workload)
         for kind, name, key, optional, where in _references(w):
             any_ = True
             table = cms if kind == "ConfigMap" else secrets
@@ -722,6 +740,9 @@ def no_deprecated_api_versions(p):
             yield passed(f"{o.api_version or '(no apiVersion)'}", o.loc, obj_ref(o))
 
 
+_SELECTING = SCALABLE + ("DaemonSet",)
+
+
 @control(
     id="reliability.selector-matches-template", title="Workload selectors match their pod template labels",
     category="reliability", severity="high", evidence=["k8s"],
@@ -736,7 +757,7 @@ def no_deprecated_api_versions(p):
 def selector_matches_template(p):
     any_ = False
     for w in k8s_workloads(p):
-        if w.kind not in SCALABLE + ("DaemonSet",):
+        if w.kind not in _SELECTING:
             continue
         spec = m(w.raw.get("spec"))
         sel = spec.get("selector")
@@ -748,10 +769,10 @@ def selector_matches_template(p):
         else:
             ok = selector_matches(sel, w.pod_labels)
         if ok:
-            yield passed("selector matches the template labels", at(w.loc, spec, "selector"), w.ref)
+            yield passed("selector matches the template labels", at(w.loc, spec, "selector"), obj_ref(w))
         else:
             yield failed(f"selector does not match the pod template labels {w.pod_labels or '{}'}",
-                         at(w.loc, spec, "selector"), w.ref)
+                         at(w.loc, spec, "selector"), obj_ref(w))
     if not any_:
         yield not_applicable("no workloads with selectors")
 
@@ -772,7 +793,11 @@ def no_duplicate_env(p):
         if not c.env:
             continue
         any_ = True
-        counts = Counter(e.name for e in c.env)
+        names = [e.name for e in c.env]
+        if len(set(names)) == len(names):  # (the common case: no name twice)
+            yield passed(f"{len(c.env)} distinct variables", c.loc, cref(w, c))
+            continue
+        counts = Counter(names)
         dups = [n for n, k in counts.items() if k > 1]
         if dups:
             last = [e for e in c.env if e.name in dups][-1]
@@ -832,18 +857,19 @@ def guaranteed_qos(p):
     for w, c in k8s_containers(p, include_init=False):
         any_ = True
         unequal = []
+        ref = cref(w, c)
         for r in ("cpu", "memory"):
             lim = quantity(c.limits.get(r))
             req = quantity(effective_request(c, r))
             if lim is None or req is None or abs(lim - req) > 1e-9 * max(lim, 1):
                 unequal.append(r)
                 yield failed(f"{r} request {c.requests.get(r, 'unset')} != limit {c.limits.get(r, 'unset')}",
-                             c.loc, cref(w, c), concept=f"k8s.resources.{r}_requests_equal_limits")
+                             c.loc, ref, concept=f"k8s.resources.{r}_requests_equal_limits")
         if unequal:
             yield failed(f"{' and '.join(unequal)} requests differ from limits (not Guaranteed QoS)", c.loc,
-                         cref(w, c), concept="k8s.resources.requests_equal_limits")
+                         ref, concept="k8s.resources.requests_equal_limits")
         else:
-            yield passed("requests equal limits", c.loc, cref(w, c))
+            yield passed("requests equal limits", c.loc, ref)
     if not any_:
         yield not_applicable("no Kubernetes containers")
 
@@ -943,9 +969,9 @@ def hpa_owns_replicas(p):
         spec = m(w.raw.get("spec"))
         if "replicas" in spec:
             yield failed(f"sets replicas: {spec.get('replicas')} while {obj_ref(h)} scales it", at(w.loc, spec, "replicas"),
-                         w.ref)
+                         obj_ref(w))
         else:
-            yield passed(f"replicas left to {obj_ref(h)}", w.loc, w.ref)
+            yield passed(f"replicas left to {obj_ref(h)}", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no autoscaled workloads")
 

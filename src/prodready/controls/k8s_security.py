@@ -128,16 +128,17 @@ def no_added_capabilities(p):
 _CONFINING_SECCOMP = ("RuntimeDefault", "Localhost")
 
 
-def _seccomp(w, c) -> tuple[str | None, str]:
-    """The effective seccomp profile of a container (field or legacy annotation) and where it comes from."""
-    t = m(container_sc(c).get("seccompProfile")).get("type")
+def _seccomp(w, c, csc: dict, psc: dict) -> tuple[str | None, str]:
+    """The effective seccomp profile of a container (field or legacy annotation) and where it comes from
+    (``csc``, ``psc``: the container's and the pod's securityContext, as the caller has them)."""
+    t = m(csc.get("seccompProfile")).get("type")
     if t:
         return str(t), "container securityContext"
     ann = pod_annotations(w)
-    legacy = ann.get(f"container.seccomp.security.alpha.kubernetes.io/{c.name}")
+    legacy = ann.get(f"container.seccomp.security.alpha.kubernetes.io/{c.name}") if ann else None
     if legacy:
         return _legacy_seccomp(legacy), "container annotation"
-    t = m(pod_sc(w).get("seccompProfile")).get("type")
+    t = m(psc.get("seccompProfile")).get("type")
     if t:
         return str(t), "pod securityContext"
     legacy = ann.get("seccomp.security.alpha.kubernetes.io/pod")
@@ -156,10 +157,19 @@ def _legacy_seccomp(value) -> str:
 
 
 def _apparmor(w, c) -> str | None:
+    """The container's AppArmor profile; remembered on it (two controls ask; the model is read-only)."""
+    memo = c.__dict__.get("_apparmor")
+    if memo is None or memo[0] is not w:
+        memo = c._apparmor = (w, _read_apparmor(w, c))
+    return memo[1]
+
+
+def _read_apparmor(w, c) -> str | None:
     t = m(container_sc(c).get("appArmorProfile")).get("type") or m(pod_sc(w).get("appArmorProfile")).get("type")
     if t:
         return str(t)
-    v = pod_annotations(w).get(f"container.apparmor.security.beta.kubernetes.io/{c.name}")
+    ann = pod_annotations(w)
+    v = ann.get(f"container.apparmor.security.beta.kubernetes.io/{c.name}") if ann else None
     if v:
         return "Unconfined" if str(v) == "unconfined" else "RuntimeDefault" if str(v) == "runtime/default" \
             else "Localhost"
@@ -183,24 +193,21 @@ def kernel_hardening(p):
     for w, c in k8s_containers(p, linux=True):
         any_ = True
         ref = cref(w, c)
-        profile, source = _seccomp(w, c)
-        seccomp_ok = profile in _CONFINING_SECCOMP
-        apparmor = _apparmor(w, c)
-        selinux = m(container_sc(c).get("seLinuxOptions")) or m(pod_sc(w).get("seLinuxOptions"))
+        csc, psc = container_sc(c), pod_sc(w)
+        profile, source = _seccomp(w, c, csc, psc)
+        if profile in _CONFINING_SECCOMP:
+            yield passed(f"seccomp {profile} ({source})", c.loc, ref)
+            continue
+        why = f"seccomp profile {profile} ({source})" if profile else "no seccomp profile"
+        yield failed(why, c.loc, ref, concept="k8s.seccomp_profile")
+        # any other confinement? (looked at only now: a confining seccomp profile is enough)
         add, drop, _caps_raw = _caps(c)
-        confined = [name for name, ok in (
-            (f"seccomp {profile}", seccomp_ok),
-            (f"AppArmor {apparmor}", apparmor in _CONFINING_SECCOMP),
-            ("SELinux options", bool(selinux)),
-            ("dropped capabilities", bool(drop) and "ALL" not in add)) if ok]
-        if not seccomp_ok:
-            why = f"seccomp profile {profile} ({source})" if profile else "no seccomp profile"
-            yield failed(why, c.loc, ref, concept="k8s.seccomp_profile")
+        confined = (_apparmor(w, c) in _CONFINING_SECCOMP
+                    or bool(m(csc.get("seLinuxOptions")) or m(psc.get("seLinuxOptions")))
+                    or (bool(drop) and "ALL" not in add))
         if not confined:
             yield failed("no seccomp, AppArmor or SELinux profile and no dropped capability: no kernel confinement",
                          c.loc, ref, concept="k8s.linux_hardening")
-        if seccomp_ok:
-            yield passed(f"seccomp {profile} ({source})", c.loc, ref)
     if not any_:
         yield not_applicable("no Kubernetes containers")
 
@@ -236,7 +243,7 @@ def pod_security_baseline(p):
             name = str(m(s).get("name", ""))
             if name and name not in SAFE_SYSCTLS:
                 bad = True
-                yield failed(f"sets unsafe sysctl {name}", Loc(w.loc.path, item_line(psc["sysctls"], i)), w.ref,
+                yield failed(f"sets unsafe sysctl {name}", Loc(w.loc.path, item_line(psc["sysctls"], i)), obj_ref(w),
                              concept="k8s.unsafe_sysctls")
         pod_hp = m(psc.get("windowsOptions")).get("hostProcess") is True
         for c in w.containers:
@@ -260,7 +267,7 @@ def pod_security_baseline(p):
                 bad = True
                 yield failed("AppArmor profile set to unconfined", c.loc, ref, concept=OWN + "apparmor_unconfined")
         if not bad:
-            yield passed("no host ports, unmasked /proc, unsafe sysctls or HostProcess", w.loc, w.ref)
+            yield passed("no host ports, unmasked /proc, unsafe sysctls or HostProcess", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no Kubernetes workloads")
 
@@ -309,16 +316,16 @@ def no_host_path_mounts(p):
             path = _norm_path(str(m(hp).get("path", "")))
             host_vols[str(v.get("name"))] = path
             where = Loc(w.loc.path, line_of(hp) or item_line(vols, i))
-            yield failed(f"hostPath volume {v.get('name')} mounts {path} from the node", where, w.ref,
+            yield failed(f"hostPath volume {v.get('name')} mounts {path} from the node", where, obj_ref(w),
                          concept="k8s.host_path")
             if path.rsplit("/", 1)[-1] in RUNTIME_SOCKETS or path in ("/var/run/docker", "/run/containerd"):
                 yield failed(f"mounts the container runtime socket {path}: full control of the node's containers",
-                             where, w.ref, concept="k8s.host_path.docker_sock")
+                             where, obj_ref(w), concept="k8s.host_path.docker_sock")
             if path in SENSITIVE_EXACT or any(path == t or path.startswith(t + "/") for t in SENSITIVE_TREES) \
                     or path.rsplit("/", 1)[-1] in RUNTIME_SOCKETS:
-                yield failed(f"mounts sensitive host path {path}", where, w.ref, concept="k8s.host_path.sensitive")
+                yield failed(f"mounts sensitive host path {path}", where, obj_ref(w), concept="k8s.host_path.sensitive")
         if not host_vols:
-            yield passed("no hostPath volumes", w.loc, w.ref)
+            yield passed("no hostPath volumes", w.loc, obj_ref(w))
             continue
         for c in w.containers:
             mounts = c.raw.get("volumeMounts")
@@ -592,13 +599,13 @@ def service_account_token(p):
         if explicit_default:
             yield failed("names the namespace's shared `default` service account explicitly",
                          at(w.loc, spec, "serviceAccountName" if "serviceAccountName" in spec else "serviceAccount"),
-                         w.ref, concept="k8s.service_account.default")
+                         obj_ref(w), concept="k8s.service_account.default")
         if mounted:
             where = "pod sets automountServiceAccountToken: true" if pod_mount is True else \
                 "automountServiceAccountToken is not false on the pod or its ServiceAccount"
-            yield failed(f"mounts the API token of {who} ({where})", w.loc, w.ref, concept="k8s.sa_token.automount")
+            yield failed(f"mounts the API token of {who} ({where})", w.loc, obj_ref(w), concept="k8s.sa_token.automount")
         else:
-            yield passed(f"token of {who} not mounted", w.loc, w.ref)
+            yield passed(f"token of {who} not mounted", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no Kubernetes workloads")
 
@@ -737,17 +744,17 @@ def network_policy_coverage(p):
         if isinstance(sel, dict) and not m(sel.get("matchLabels")) and not lst(sel.get("matchExpressions")):
             yield passed("selects every pod of its namespace", pol.loc, obj_ref(pol))
         elif selected:
-            yield passed(f"selects {', '.join(w.ref for w in selected[:3])}", pol.loc, obj_ref(pol))
+            yield passed(f"selects {', '.join(obj_ref(w) for w in selected[:3])}", pol.loc, obj_ref(pol))
         else:
             yield failed("podSelector matches no pod in the manifests", at(pol.loc, m(pol.raw.get("spec")),
                                                                           "podSelector"),
                          obj_ref(pol), concept="k8s.network_policy.no_matching_pods")
     for w in pods.workloads:
         if id(w) in covered:
-            yield passed("selected by a NetworkPolicy", w.loc, w.ref)
+            yield passed("selected by a NetworkPolicy", w.loc, obj_ref(w))
         else:
             yield failed("no NetworkPolicy selects its pods: they accept traffic from anywhere in the cluster",
-                         w.loc, w.ref, concept="k8s.network_policy.missing")
+                         w.loc, obj_ref(w), concept="k8s.network_policy.missing")
 
 
 @control(
@@ -776,9 +783,9 @@ def network_policy_egress(p):
     for w in pods.workloads:
         missing = {"Ingress", "Egress"} - types.get(id(w), set())
         if missing:
-            yield failed(f"not isolated for {' and '.join(sorted(missing))} by any NetworkPolicy", w.loc, w.ref)
+            yield failed(f"not isolated for {' and '.join(sorted(missing))} by any NetworkPolicy", w.loc, obj_ref(w))
         else:
-            yield passed("ingress and egress covered by NetworkPolicies", w.loc, w.ref)
+            yield passed("ingress and egress covered by NetworkPolicies", w.loc, obj_ref(w))
 
 
 @control(

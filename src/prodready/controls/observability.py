@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from ..model import Loc
-from ._util import Folded, lowered, may_contain
+from ._util import Folded, containers, lowered, paths_matching
 from .base import control, failed, not_applicable, passed
 
 METRICS_PY = ("prometheus_client", "prometheus_fastapi_instrumentator", "starlette_exporter", "prometheus_flask_exporter",
@@ -41,6 +41,7 @@ RED_PY = ("prometheus_fastapi_instrumentator", "starlette_exporter", "starlette_
 RED_JS = ("express-prom-bundle", "fastify-metrics", "express-prometheus-middleware", "prometheus-api-metrics",
           "@opentelemetry/instrumentation-http", "@opentelemetry/auto-instrumentations-node", "dd-trace", "newrelic",
           "elastic-apm-node", "koa-prometheus-adaptor", "@vitalets/express-prometheus")
+_RED_PY_SUBMODULES = tuple(x + "." for x in RED_PY)  # (a module of RED_PY or one of its submodules)
 LLM_PY = ("openai", "anthropic", "litellm", "langchain", "langchain_openai", "langchain_anthropic", "google.generativeai",
           "cohere", "mistralai", "vertexai", "boto3.bedrock", "llama_index")
 LLM_JS = ("openai", "@anthropic-ai/sdk", "langchain", "@langchain/openai", "@langchain/anthropic", "ai", "@google/generative-ai",
@@ -54,10 +55,17 @@ STATUS_LABEL = re.compile(r"^(status|status_code|code|http_status|response_code|
 METRIC_TYPES = ("Counter", "Histogram", "Summary", "Gauge")
 
 
-def _custom_metrics(cfs):
+def _custom_metrics(p, cfs):
     """(counter names with a status-like label, histogram/summary names, every custom metric name) in code."""
+    from ._app import files_calling
+
+    # only the files calling a metric type can hold one (from the project's call index)
+    have = p.derived("observability.metric-files",
+                     lambda: {id(cf) for cf in files_calling(p, lambda name: name.endswith(METRIC_TYPES))})
     counters, durations, names = [], [], []
     for cf in cfs:
+        if id(cf) not in have:
+            continue
         c_, d_, n_ = _file_metrics(cf)
         counters += c_
         durations += d_
@@ -135,8 +143,8 @@ def metrics_instrumented(p):
         name = f"{fw} service {unit or '.'}"
         cfs = unit_code(p, unit)
         auto = first_importing(p, cfs, RED_PY, RED_JS)
-        named = [m for a in apps for m in a.middleware if any(m.name == x or m.name.startswith(x + ".") for x in RED_PY)]
-        counters, durations, _names = _custom_metrics(cfs)
+        named = [m for a in apps for m in a.middleware if m.name in RED_PY or m.name.startswith(_RED_PY_SUBMODULES)]
+        counters, durations, _names = _custom_metrics(p, cfs)
         if auto:
             yield passed(f"{name}: request metrics by {auto[1][0]}", Loc(auto[0].path, auto[1][1]), name)
         elif named:
@@ -159,7 +167,7 @@ def metrics_instrumented(p):
         if not cfs:
             continue
         judged = True
-        _c, _d, names = _custom_metrics(cfs)
+        _c, _d, names = _custom_metrics(p, cfs)
         lib = first_importing(p, cfs, METRICS_PY, METRICS_JS)
         if names:
             kinds = sorted({k for _l, _n, k in names})
@@ -180,7 +188,7 @@ def metrics_instrumented(p):
         unit = unit_of(p, cf.path)
         cfs = unit_code(p, unit)
         obs = first_importing(p, cfs, LLM_OBS)
-        _c, _d, names = _custom_metrics(cfs)
+        _c, _d, names = _custom_metrics(p, cfs)
         tok = [n for n in names if re.search(r"(token|cost|llm|prompt|completion)", n[1], re.I)]
         if obs:
             yield passed(f"LLM calls in {unit or '.'} traced by {obs[1][0]}", Loc(obs[0].path, obs[1][1]), unit)
@@ -482,22 +490,17 @@ CORR_HINTS = ("equest-id", "equest-Id", "equest-ID", "EQUEST-ID", "equest_id", "
 CORR_RX = r"(x-request-id|x-correlation-id|request_id|requestId|correlation_?id|correlationId|traceparent|trace_id)"
 
 
-CORR_RX_C = re.compile(CORR_RX, re.I)
+def _correlation_refs(p) -> dict[str, Loc]:
+    """Path -> where a code file first handles a request/correlation ID (its first match of CORR_RX, in a file
+    holding one of CORR_HINTS), for every code file that does: one indexed search of the sources per project, which
+    passes over the files without the literals a match needs (most of them) at once."""
+    def compute() -> dict[str, Loc]:
+        out: dict[str, Loc] = {}
+        for loc in p.search_text(CORR_RX, kinds=("python", "javascript", "typescript"), hints=CORR_HINTS):
+            out.setdefault(loc.path, loc)  # (matches come in file order)
+        return out
 
-
-def _correlation_ref(p, cf) -> Loc | None:
-    """Where a code file first handles a request/correlation ID; remembered on the file (services of one build
-    unit share their files)."""
-    if "_corr_ref" in cf.__dict__:
-        return cf._corr_ref
-    ref = None
-    text = p.sources.get(cf.path, "")
-    if any(h in text for h in CORR_HINTS):
-        m = CORR_RX_C.search(text)
-        if m:
-            ref = Loc(cf.path, text.count("\n", 0, m.start()) + 1)
-    cf._corr_ref = ref
-    return ref
+    return p.derived("observability.correlation-refs", compute)
 
 
 @control(
@@ -527,9 +530,10 @@ def correlation_ids(p):
         if lib:
             yield passed(f"{name}: request IDs via {lib[1][0]}", Loc(lib[0].path, lib[1][1]), name)
             continue
+        found = _correlation_refs(p)
         refs = []
         for cf in cfs:
-            ref = _correlation_ref(p, cf)
+            ref = found.get(cf.path)
             if ref is not None:
                 refs.append(ref)
                 break
@@ -750,7 +754,9 @@ def log_shipping(p):
                          hints=("fluent", "promtail", "alloy", "vector", "logstash", "filebeat", "otel", "opentelemetry",
                                 "datadog", "splunk", "awslogs", "gcplogs", "loki", "cloudwatch", "driver", "gelf",
                                 "Fluent", "Loki", "CloudWatch"))
-    hits = [h for h in hits if not any(w.dev_only and w.project == h.path for w in p.workloads)]
+    if hits:  # not in a Compose file judged a local development environment
+        dev = {w.project for w in p.workloads if w.dev_only}
+        hits = [h for h in hits if h.path not in dev]
     if hits:
         yield passed(f"log shipping configured in {hits[0].path}", hits[0], hits[0].path)
         return
@@ -785,7 +791,7 @@ BURN_RX = re.compile(r"(burn_?rate|error_?budget|slo:|slo_|sloth|pyrra)", re.I)
     phrases=["SLOs defined", "SLA targets", "error budget", "burn rate alerts"],
 )
 def slo_defined(p):
-    files = [f for f in p.files if may_contain(f, ("slo", "pyrra")) and SLO_FILE_RX.search(f)]  # (cheap pre-check)
+    files = paths_matching(p, SLO_FILE_RX, ("slo", "pyrra"))
     crds = p.objects("PrometheusServiceLevel") + p.objects("ServiceLevelObjective") + p.objects("SLO")
     docs = []
     for d in p.docs:
@@ -834,15 +840,12 @@ def log_level_configurable(p):
             if _log_level_read(name):
                 cfg.append((Loc(cf.path, line), name))
     any_ = bool(cfg)
-    for w in p.workloads:
-        if w.dev_only:
-            continue
-        for c in w.app_containers:
-            for e in c.env:
-                if _log_level_var(e.name) and e.value:
-                    any_ = True
-                    if e.value.strip().lower() in ("debug", "trace", "all", "silly", "verbose"):
-                        yield failed(f"{w.ref} sets {e.name}={e.value} in production", e.loc, w.ref)
+    for w, c in containers(p, production=True):  # (the app containers of the workloads not judged dev-only)
+        for e in c.env:
+            if _log_level_var(e.name) and e.value:
+                any_ = True
+                if e.value.strip().lower() in ("debug", "trace", "all", "silly", "verbose"):
+                    yield failed(f"{w.ref} sets {e.name}={e.value} in production", e.loc, w.ref)
     if cfg:
         yield passed(f"log level read from {cfg[0][1]}", cfg[0][0], cfg[0][0].path)
     elif any(True for cf in code(p) if imports_hit_logging(cf)):
@@ -896,7 +899,7 @@ def advanced_telemetry(p):
         yield passed("continuous profiling configured", loc, loc.path, concept="observability.profiling")
     else:
         yield failed("no continuous profiler", None, concept="observability.profiling")
-    _c, _d, names = _custom_metrics(list(p.code))
+    _c, _d, names = _custom_metrics(p, p.code)
     biz = [n for n in names if not re.search(r"(http|request|duration|latency|process_|python_|nodejs_|gc_|"
                                              r"up$|errors?_total$)", n[1], re.I)]
     if biz:

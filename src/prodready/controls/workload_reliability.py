@@ -19,7 +19,7 @@ from ._k8s import (
     pod_index,
     service_targets,
 )
-from ._util import containers, cref, is_datastore
+from ._util import containers, cref, datastore_workloads
 from .base import control, failed, not_applicable, passed
 
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")
@@ -89,25 +89,26 @@ def liveness_probe(p):
 )
 def multiple_replicas(p):
     hpas = hpa_for(p)
+    stores = datastore_workloads(p)
     any_ = False
     for w in p.workloads:
-        if w.kind not in SCALABLE or w.dev_only or any(is_datastore(c) for c in w.containers):
+        if w.kind not in SCALABLE or w.dev_only or id(w) in stores:
             continue
         any_ = True
         hpa = hpas.get(w)
         if hpa is not None:
             mn = hpa_min(hpa)
             if mn >= 2:
-                yield passed(f"autoscaled with minReplicas {mn} ({hpa.loc.path})", w.loc, w.ref)
+                yield passed(f"autoscaled with minReplicas {mn} ({hpa.loc.path})", w.loc, obj_ref(w))
             else:
-                yield failed(f"autoscaler {hpa.name} allows scaling down to {mn} replica(s)", hpa.loc, w.ref)
+                yield failed(f"autoscaler {hpa.name} allows scaling down to {mn} replica(s)", hpa.loc, obj_ref(w))
             continue
         n = w.replicas if w.replicas is not None else 1
         if n >= 2:
-            yield passed(f"{n} replicas", w.loc, w.ref)
+            yield passed(f"{n} replicas", w.loc, obj_ref(w))
         else:
             yield failed(f"{n} replica{'s' if n != 1 else ''}{' (replicas not set)' if w.replicas is None else ''}",
-                         w.loc, w.ref)
+                         w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no scalable stateless workloads (Deployments)")
 
@@ -163,27 +164,27 @@ def pod_disruption_budget(p):
                 if id(b) not in static_bad and _blocks(b, n):
                     any_ = True
                     yield failed(f"PodDisruptionBudget {b.name} allows no eviction of its single replica: node "
-                                 f"drains block", b.loc, w.ref, concept="k8s.pdb.zero_disruptions")
+                                 f"drains block", b.loc, obj_ref(w), concept="k8s.pdb.zero_disruptions")
             continue
         any_ = True
         count = f"{n} replicas" if n is not None else "replicas not set"
         if not match:
-            yield failed(f"no PodDisruptionBudget selects its pods ({count})", w.loc, w.ref, concept="k8s.pdb.missing")
+            yield failed(f"no PodDisruptionBudget selects its pods ({count})", w.loc, obj_ref(w), concept="k8s.pdb.missing")
             continue
         b = match[0]
         spec = m(b.raw.get("spec"))
         mn = spec.get("minAvailable")
         if h is not None and id(b) not in static_bad and (_pdb_count(mn, n) or 0) >= n:
             yield failed(f"PodDisruptionBudget {b.name} minAvailable={mn} is not below {obj_ref(h)} minReplicas "
-                         f"{n}: at minimum scale no pod can be evicted", b.loc, w.ref,
+                         f"{n}: at minimum scale no pod can be evicted", b.loc, obj_ref(w),
                          concept="k8s.pdb.min_available_vs_hpa")
         elif h is None and n is not None and id(b) not in static_bad and _blocks(b, n):
             yield failed(f"PodDisruptionBudget {b.name} allows no voluntary disruption at {n} replicas "
-                         f"(minAvailable={mn}, maxUnavailable={spec.get('maxUnavailable')})", b.loc, w.ref,
+                         f"(minAvailable={mn}, maxUnavailable={spec.get('maxUnavailable')})", b.loc, obj_ref(w),
                          concept="k8s.pdb.zero_disruptions")
         else:
             yield passed(f"PodDisruptionBudget {b.name} (minAvailable={mn}, maxUnavailable="
-                         f"{spec.get('maxUnavailable')}) at {count}", b.loc, w.ref)
+                         f"{spec.get('maxUnavailable')}) at {count}", b.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no PodDisruptionBudgets and no multi-replica Deployments/StatefulSets")
 
@@ -233,9 +234,9 @@ def restart_policy(p):
             continue
         any_ = True
         if w.restart and w.restart not in ("no", "none"):
-            yield passed(f"restart: {w.restart}", w.loc, w.ref)
+            yield passed(f"restart: {w.restart}", w.loc, obj_ref(w))
         else:
-            yield failed("no restart policy", w.loc, w.ref)
+            yield failed("no restart policy", w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no production Compose services"
                              + next((f" ({w.dev_only})" for w in p.workloads if w.dev_only), ""))
@@ -284,17 +285,18 @@ def autoscaling(p):
     for s in p.objects("Service"):
         served.update(id(w) for w in service_targets(p, s))
     any_ = False
+    stores = datastore_workloads(p)
     for w in p.workloads:
-        if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet") or any(is_datastore(c) for c in w.containers):
+        if w.source != "k8s" or w.kind not in ("Deployment", "StatefulSet") or id(w) in stores:
             continue
         if id(w) not in served:
             continue
         any_ = True
         if p.autoscaler_for(w) is not None:
-            yield passed("targeted by an autoscaler", w.loc, w.ref)
+            yield passed("targeted by an autoscaler", w.loc, obj_ref(w))
         else:
             yield failed("serves traffic through a Service but no HorizontalPodAutoscaler/KEDA ScaledObject targets it",
-                         w.loc, w.ref)
+                         w.loc, obj_ref(w))
     if not any_:
         yield not_applicable("no Kubernetes workloads behind a Service")
 
@@ -343,7 +345,7 @@ def hpa_valid(p):
                        and not effective_request(c, resource)]
             if lacking:
                 bad = True
-                yield failed(f"scales on {resource} utilisation but {w.ref} container(s) {', '.join(lacking)} request "
+                yield failed(f"scales on {resource} utilisation but {obj_ref(w)} container(s) {', '.join(lacking)} request "
                              f"no {resource}: the HPA cannot compute utilisation", h.loc, h.ref,
                              concept=OWN + "hpa.metric_requests")
         if not bad:
@@ -389,9 +391,9 @@ def rolling_update(p):
         any_ = True
         t = (w.strategy or {}).get("type", "RollingUpdate")
         if t == "RollingUpdate":
-            yield passed("RollingUpdate strategy", w.loc, w.ref)
+            yield passed("RollingUpdate strategy", w.loc, obj_ref(w))
         else:
-            yield failed(f"{t} strategy", Loc(w.loc.path, w.loc.line), w.ref)
+            yield failed(f"{t} strategy", Loc(w.loc.path, w.loc.line), obj_ref(w))
     if not any_:
         yield not_applicable("no Deployments")
 

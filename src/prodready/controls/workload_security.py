@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..model import Loc, is_root_user
-from ._k8s import EXTRA_SECRET_NAME_RX, PRIVATE_KEY_RX, m, service_targets
-from ._util import containers, cref, is_datastore, is_literal_secret, is_secret_name
+from ._k8s import EXTRA_SECRET_NAME_RX, PRIVATE_KEY_RX, m, obj_ref, service_targets
+from ._util import containers, cref, datastore_workloads, is_datastore, is_literal_secret, is_secret_name
 from .base import control, failed, not_applicable, passed
 
 NSA = "NSA/CISA Kubernetes Hardening Guidance v1.2, 'Kubernetes Pod security'"
@@ -161,9 +162,14 @@ def no_host_namespaces(p):
                                                      ("PID", w.host_pid, "k8s.host_pid"),
                                                      ("IPC", w.host_ipc, "k8s.host_ipc")) if v]
         for n, concept in shared:
-            yield failed(f"shares the host {n} namespace", w.loc, w.ref, concept=concept)
+            yield failed(f"shares the host {n} namespace", w.loc, obj_ref(w), concept=concept)
         if not shared:
-            yield passed("no host namespaces", w.loc, w.ref)
+            yield passed("no host namespaces", w.loc, obj_ref(w))
+
+
+@lru_cache(maxsize=16384)  # pure, and the same variable names come back in many workloads
+def _extra_secret_name(name: str) -> bool:
+    return bool(EXTRA_SECRET_NAME_RX.search(name))
 
 
 @control(
@@ -181,12 +187,12 @@ def no_secret_literals(p):
     any_ = False
     for w, c in containers(p, include_init=True):
         for e in c.env:
-            if e.source is None and e.value and PRIVATE_KEY_RX.search(e.value):
+            if e.source is None and e.value and "PRIVATE KEY" in e.value and PRIVATE_KEY_RX.search(e.value):
                 any_ = True
                 yield failed(f"{e.name} holds a private key written into the manifest", e.loc, cref(w, c),
                              snippet=f"{e.name}: {_mask(e.value)}")
                 continue
-            if not (is_secret_name(e.name) or EXTRA_SECRET_NAME_RX.search(e.name)):
+            if not (is_secret_name(e.name) or _extra_secret_name(e.name)):
                 continue
             any_ = True
             if e.source is None and is_literal_secret(e.value) and not _VAR_REF_RX.match(e.value or ""):
@@ -227,6 +233,12 @@ DEFAULT_CREDENTIALS = {
 }
 from ..secrets import WEAK_VALUE_RX  # noqa: E402
 
+# products whose image starts with well-known credentials unless a password variable is set
+_PRODUCT_DEFAULTS = (
+    ("RabbitMQ", lambda repo: "rabbitmq" in repo, ("RABBITMQ_DEFAULT_PASS",), "guest/guest"),
+    ("MinIO", lambda repo: repo.endswith("minio/minio"), ("MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"),
+     "minioadmin/minioadmin"))
+
 
 @control(
     id="security.no-default-credentials", title="No default or demo credentials", category="security",
@@ -257,10 +269,7 @@ def no_default_credentials(p):
                                  snippet=f"{e.name}: {_mask(v)}")
                 elif name in DEFAULT_CREDENTIALS:
                     yield passed(f"{e.name} is not a known default", e.loc, cref(w, c))
-        for product, matches, password_vars, default in (
-                ("RabbitMQ", lambda repo: "rabbitmq" in repo, ("RABBITMQ_DEFAULT_PASS",), "guest/guest"),
-                ("MinIO", lambda repo: repo.endswith("minio/minio"), ("MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"),
-                 "minioadmin/minioadmin")):
+        for product, matches, password_vars, default in _PRODUCT_DEFAULTS:
             if c.image is None or not matches(c.image.repository) or any(e.name in password_vars for e in c.env):
                 continue
             any_ = True
@@ -300,11 +309,12 @@ def datastores_not_exposed(p):
                          c.loc, cref(w, c))
         else:
             yield passed("not published on a public interface", c.loc, cref(w, c))
+    stores = datastore_workloads(p)
     for svc in p.objects("Service"):
         spec = m(svc.raw.get("spec"))
         stype = spec.get("type", "ClusterIP")
         targets = service_targets(p, svc)
-        if any(is_datastore(c) for w in targets for c in w.containers):
+        if any(id(w) in stores for w in targets):
             any_ = True
             if stype in ("LoadBalancer", "NodePort"):
                 yield failed(f"datastore Service of type {stype}", svc.loc, svc.ref)
