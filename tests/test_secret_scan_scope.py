@@ -50,3 +50,66 @@ def test_detect_secrets_loads_without_the_http_stack() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "requests.models"]  # not loaded by the scan; the real one after
+
+
+# --- the detector process: detect-secrets made ready in a child while a small scan starts ---------------------
+
+def _detector_process(monkeypatch) -> secretscan.DetectorProcess:
+    monkeypatch.setattr(secretscan.DetectorProcess, "started", False)  # once per process otherwise
+    monkeypatch.setattr(secretscan, "_loaded_here", lambda: False)  # as in a fresh CLI process
+    proc = secretscan.DetectorProcess.start()
+    assert proc is not None and proc.pid > 0
+    return proc
+
+
+def test_detector_process_answers_as_the_detectors_here(monkeypatch) -> None:
+    items = [(f'API_TOKEN = "{KEY}"\nDB_PASSWORD = "Zq8v2LmN4pRt7Yw1"\n', "app/settings.py"),
+             ("password: hunter2\n", "deploy/app.yaml"), ("nothing to see\n", "README.md")]
+    proc = _detector_process(monkeypatch)
+    answer = proc.find_all(items)
+    assert answer == [find_secrets(text, name) for text, name in items]
+    assert answer[0] and KEY not in str(answer)  # found, and masked in what came back
+    assert proc.pid == 0  # reaped
+
+
+def test_detector_process_that_dies_answers_none_for_the_caller_to_scan_itself(monkeypatch) -> None:
+    import os
+    import signal
+
+    proc = _detector_process(monkeypatch)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.find_all([(f'API_TOKEN = "{KEY}"\n', "a.py")]) is None
+    assert proc.pid == 0
+
+
+def test_small_scan_with_and_without_the_detector_process_find_the_same_secrets(tmp_path, monkeypatch) -> None:
+    from prodready.engine import ScanOptions, scan
+
+    (tmp_path / "app.py").write_text(f'import os\nAPI_TOKEN = "{KEY}"\n')
+    (tmp_path / "deploy.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+                                          "stringData:\n  password: Zq8v2LmN4pRt7Yw1\n")
+    (tmp_path / "README.md").write_text("# Service\n\nNo secrets here.\n")
+    started = []
+    real_start = secretscan.DetectorProcess.start.__func__
+
+    def spy(cls):
+        proc = real_start(cls)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(secretscan.DetectorProcess, "start", classmethod(spy))
+    monkeypatch.setattr(secretscan.DetectorProcess, "started", False)
+    monkeypatch.setattr(secretscan, "_loaded_here", lambda: False)
+    with_child = scan(tmp_path, ScanOptions(use_cache=False))
+    without = scan(tmp_path, ScanOptions(use_cache=False, use_secret_process=False))
+    assert started and started[0] is not None  # the child did the scanning in the first run
+
+    def secret_evidence(report):
+        return [(r["control_id"], e["path"], e["line"], e["snippet"]) for r in report["results"]
+                if r["control_id"].startswith("security.") for e in r["evidence"]
+                if e["status"] == "fail" and e["path"] in ("app.py", "deploy.yaml")]
+
+    found = secret_evidence(with_child)
+    assert found == secret_evidence(without)
+    assert any(path == "app.py" and line == 2 for _, path, line, _ in found)
+    assert KEY not in str(with_child)

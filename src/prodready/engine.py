@@ -27,6 +27,7 @@ from .controls.base import CATEGORIES, SEVERITIES, Control, Outcome, all_control
 from .discover import Discovery, discover
 from .model import Diagnostic, Project
 from .parse import Parsed, parse_bytes
+from .parsers.secretscan import DetectorProcess, candidate_starts, find_secrets
 from .secrets import mask_secrets
 
 SCHEMA_VERSION = "1.0"
@@ -57,9 +58,14 @@ class ScanOptions:
     # scan() returns, for the caller to render its output meanwhile and then call finish_background(); and the
     # model is kept alive rather than freed object by object (a tenth of a second or more on big trees)
     exit_after: bool = False
+    # detect-secrets is made ready in a forked child while the scan starts (see secretscan.DetectorProcess)
+    use_secret_process: bool = True
 
 
-def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | None = None) -> tuple[Project, dict]:
+def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | None = None,
+                 detectors: DetectorProcess | None = None) -> tuple[Project, dict]:
+    """Discover (unless done), read and parse, build the model. ``detectors`` (started by the caller) scans the
+    parsed texts for secrets when the tree is parsed in this process alone; it is closed either way."""
     t0 = time.perf_counter()
     if disc is None:
         disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore)
@@ -85,7 +91,10 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | N
             todo.append(i)
     jobs = [(disc.files[i].rel, disc.files[i].abspath, disc.files[i].kind, max_bytes) for i in todo]
     done = total - len(todo)
-    for batch, blob in _parse_many(jobs, cache):
+    if detectors is not None and _in_parallel(len(jobs)):  # the parse workers scan for secrets themselves
+        detectors.close()
+        detectors = None
+    for batch, blob in _parse_many(jobs, cache, defer_secrets=detectors is not None):
         fresh: list[tuple[str, int, int, str]] = []
         for pos, (digest, parsed_file) in batch:
             i = todo[pos]
@@ -110,6 +119,8 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | N
         if opts.progress:
             opts.progress(done, total)
     parsed: list[Parsed] = [p for p in slots if p is not None]
+    if detectors is not None:
+        _fill_secrets([p for p in parsed if p.secrets is None], detectors)
     if opts.progress:
         opts.progress(total, total)
     saver = cache.save_in_background({sf.rel for sf in disc.files})
@@ -126,10 +137,30 @@ def load_project(root: Path, opts: ScanOptions, cfg: Config, disc: Discovery | N
 PARALLEL_MIN_FILES = 400  # below this, a process pool costs more than it saves
 
 
+def _in_parallel(n_jobs: int) -> bool:
+    return n_jobs >= PARALLEL_MIN_FILES and min(os.cpu_count() or 1, 8) >= 2
+
+
+def _fill_secrets(pending: list[Parsed], detectors: DetectorProcess) -> None:
+    """Secrets of the texts parsed without them: the texts with candidate lines go to the detector process
+    (or, if it cannot answer, through the detectors here); the others have none."""
+    todo = []
+    for p in pending:
+        if p.text and candidate_starts(p.text):
+            todo.append(p)
+        else:
+            p.secrets = []
+    found = detectors.find_all([(p.text or "", p.rel) for p in todo]) if todo else None
+    detectors.close()
+    for n, p in enumerate(todo):
+        p.secrets = found[n] if found is not None else find_secrets(p.text or "", p.rel)
+
+
 def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None,
-                    known: frozenset[str] = frozenset()) -> tuple[str | None, Parsed | None]:
+                    known: frozenset[str] = frozenset(), scan_secrets: bool = True) -> tuple[str | None, Parsed | None]:
     """(content hash, parse) of one file. With ``cache``, content seen before is taken from it; content whose
-    hash is in ``known`` (a worker's copy of the cache's hashes) is returned as None for the main process."""
+    hash is in ``known`` (a worker's copy of the cache's hashes) is returned as None for the main process.
+    Without ``scan_secrets``, a new parse's ``secrets`` is left None (see ``parse_bytes``)."""
     rel, abspath, kind, max_bytes = job
     try:
         with open(abspath, "rb") as fh:
@@ -142,7 +173,7 @@ def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = N
     if digest in known:
         return digest, None
     hit = cache.lookup_hash(rel, digest) if cache is not None else None
-    return digest, hit if hit is not None else parse_bytes(rel, kind, data)
+    return digest, hit if hit is not None else parse_bytes(rel, kind, data, scan_secrets)
 
 
 _KNOWN: frozenset[str] = frozenset()  # in a parse worker: content hashes the main process has parses of
@@ -171,16 +202,18 @@ def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
     return out, pickle.dumps(fresh, protocol=5)
 
 
-def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache):
+def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache, defer_secrets: bool = False):
     """Read and parse files, in worker processes when there are many. Each file is read exactly once,
     by whichever process parses it; content seen before (the cache) is not parsed again. Yields batches:
     ([(position in jobs, (content hash, Parsed or None if the cache holds it))], None or, from a worker,
-    (its new parses pickled, the same unpickled))."""
+    (its new parses pickled, the same unpickled)). ``defer_secrets``: this process parses alone and leaves the
+    secrets of new parses to the caller (None)."""
     workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_MIN_FILES or workers < 2:
+    if not _in_parallel(len(jobs)):
         step = 200
         for s in range(0, len(jobs), step):
-            yield [(s + n, _read_and_parse(job, cache)) for n, job in enumerate(jobs[s:s + step])], None
+            yield [(s + n, _read_and_parse(job, cache, scan_secrets=not defer_secrets))
+                   for n, job in enumerate(jobs[s:s + step])], None
         return
     import concurrent.futures as cf
     import multiprocessing as mp
@@ -239,6 +272,16 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
         raise ScanError(f"path does not exist: {root}")
     if not root.is_dir():
         raise ScanError(f"not a directory: {root}")
+    # detect-secrets gets ready in a child while this process loads the controls, config and tree
+    detectors = DetectorProcess.start() if opts.use_secret_process else None
+    try:
+        return _scan_with(root, opts, t0, detectors)
+    finally:
+        if detectors is not None:
+            detectors.close()
+
+
+def _scan_with(root: Path, opts: ScanOptions, t0: float, detectors: DetectorProcess | None) -> dict[str, Any]:
     controls = all_controls()
     known = set(controls)
     try:
@@ -278,7 +321,7 @@ def _scan(root: Path, opts: ScanOptions) -> dict[str, Any]:
             opts.progress(len(disc.files), len(disc.files))
         t_eval = 0.0
     else:
-        project, stats = load_project(root, opts, cfg, disc)
+        project, stats = load_project(root, opts, cfg, disc, detectors)
         stats["discover_s"] = round(t_disc, 3)
         t_eval = time.perf_counter()
         report = evaluate(project, controls, cfg, waivers if opts.use_waivers else [], today,

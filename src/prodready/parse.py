@@ -66,7 +66,8 @@ def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
     return text, None, None
 
 
-def parse_bytes(rel: str, kind: str, data: bytes) -> Parsed:
+def parse_bytes(rel: str, kind: str, data: bytes, scan_secrets: bool = True) -> Parsed:
+    """Parse one file. With ``scan_secrets`` false, ``secrets`` is left None for the caller to fill in."""
     out = Parsed(rel, kind)
     if len(data) > MAX_FILE_BYTES:
         out.errors.append((None, f"file is {len(data) / 1048576:.1f} MB, above the {MAX_FILE_BYTES // 1048576} MB "
@@ -80,9 +81,12 @@ def parse_bytes(rel: str, kind: str, data: bytes) -> Parsed:
     if "prodready:" in text:
         out.suppressions = _suppressions(text)
     if kind not in NO_SECRET_SCAN:
-        from .parsers.secretscan import find_secrets
+        if scan_secrets:
+            from .parsers.secretscan import find_secrets
 
-        out.secrets = find_secrets(text, rel)
+            out.secrets = find_secrets(text, rel)
+        else:
+            out.secrets = None  # type: ignore[assignment]
     try:
         _PARSERS.get(_family(kind), _parse_text)(out, text)
     except RecursionError:
