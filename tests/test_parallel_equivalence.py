@@ -49,7 +49,16 @@ def test_parallel_parse_and_evaluation_equal_sequential(tree: Path, monkeypatch:
     sequential = scan(tree, ScanOptions(use_cache=False))
     monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(engine, "PARALLEL_EVAL_MIN_FILES", 1)
+    sent_early: list[int] = []  # chunks handed to the workers while the tree was still being walked
+    real_send = engine._EarlyParse._send
+
+    def spy(self) -> None:
+        real_send(self)
+        sent_early.append(len(self.jobs))
+
+    monkeypatch.setattr(engine._EarlyParse, "_send", spy)
     parallel = scan(tree, ScanOptions(use_cache=False))
+    assert sent_early and 0 < sent_early[-1] < parallel["files"]["total"]  # the rest was shared out after
     assert sequential["files"]["total"] == parallel["files"]["total"] > 800
     assert _strip(sequential) == _strip(parallel)
     assert sequential["score"] == parallel["score"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,9 +132,11 @@ def _load_gitignore(dirpath: str, rel_dir: str) -> pathspec.GitIgnoreSpec | None
         return None
 
 
-def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bool = True) -> Discovery:
+def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bool = True,
+             on_file: Callable[[SourceFile], None] | None = None) -> Discovery:
     """Walk ``root`` without leaving it. Symlinks are followed only when their target stays inside the
-    root and has not been seen already (so loops and duplicates are impossible)."""
+    root and has not been seen already (so loops and duplicates are impossible). ``on_file`` is told of each
+    file as it is found (in walk order; ``files`` is sorted by path at the end)."""
     root = root.resolve()
     disc = Discovery(root=root)
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(excludes or [])
@@ -205,7 +208,10 @@ def discover(root: Path, excludes: list[str] | None = None, honour_gitignore: bo
             if ino in seen_files:  # hard link or symlink to a file already listed: never read twice
                 continue
             seen_files.add(ino)
-            disc.files.append(SourceFile(rel, entry.path, kind, st.st_size, st.st_mtime_ns))
+            found = SourceFile(rel, entry.path, kind, st.st_size, st.st_mtime_ns)
+            disc.files.append(found)
+            if on_file is not None:
+                on_file(found)
         stack.extend(reversed(subdirs))
     disc.files.sort(key=lambda f: f.rel)
     return disc
