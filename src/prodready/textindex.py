@@ -78,35 +78,52 @@ def _sequence(items: list) -> frozenset[str] | None:
     return best
 
 
-class TextIndex:
-    """All sources concatenated, lower-cased, with the offset where each file starts."""
+class LowerJoined:
+    """Many texts lower-cased and joined into one string (a NUL after each), with the offset where each starts:
+    "which of the texts contain one of these words" is then a few ``str.find`` calls over one string instead of a
+    test of each of thousands of texts."""
 
-    def __init__(self, sources: Iterable[tuple[str, str]]) -> None:
-        self.paths: list[str] = []
+    def __init__(self, texts: Iterable[str]) -> None:
         self.starts: list[int] = []
         chunks: list[str] = []
         pos = 0
-        self.always: set[str] = set()  # files never ruled out (see FOLDS_TO_ASCII)
-        for path, text in sources:
-            if not text.isascii() and any(ch in text for ch in FOLDS_TO_ASCII):
-                self.always.add(path)
-            low = text.lower()  # hits are only mapped back to files, so a length change does not matter
-            self.paths.append(path)
+        for text in texts:
+            low = text.lower()  # hits are only mapped back to texts, so a length change does not matter
             self.starts.append(pos)
             chunks.append(low)
             chunks.append("\0")
             pos += len(low) + 1
         self.text = "".join(chunks)
 
-    def candidates(self, literals: frozenset[str]) -> set[str]:
-        """Paths whose text contains (case-insensitively) at least one of ``literals``."""
+    def holding(self, words: Iterable[str]) -> set[int]:
+        """Positions of the texts whose ``str.lower()`` contains one of ``words`` (lower-case, without a NUL, so a
+        hit never spans two texts)."""
         hit: set[int] = set()
         text, starts = self.text, self.starts
-        for lit in literals:
-            i = text.find(lit)
+        for word in words:
+            i = text.find(word)
             while i >= 0:
                 f = bisect.bisect_right(starts, i) - 1
                 hit.add(f)
                 nxt = starts[f + 1] if f + 1 < len(starts) else len(text)
-                i = text.find(lit, nxt)  # one hit per file is enough
-        return {self.paths[f] for f in hit} | self.always
+                i = text.find(word, nxt)  # one hit per text is enough
+        return hit
+
+
+class TextIndex(LowerJoined):
+    """All sources concatenated, lower-cased, with the offset where each file starts."""
+
+    def __init__(self, sources: Iterable[tuple[str, str]]) -> None:
+        self.paths: list[str] = []
+        self.always: set[str] = set()  # files never ruled out (see FOLDS_TO_ASCII)
+        texts: list[str] = []
+        for path, text in sources:
+            if not text.isascii() and any(ch in text for ch in FOLDS_TO_ASCII):
+                self.always.add(path)
+            self.paths.append(path)
+            texts.append(text)
+        super().__init__(texts)
+
+    def candidates(self, literals: frozenset[str]) -> set[str]:
+        """Paths whose text contains (case-insensitively) at least one of ``literals``."""
+        return {self.paths[f] for f in self.holding(literals)} | self.always

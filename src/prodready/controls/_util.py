@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterator
 from functools import lru_cache
 
 from ..model import Container, Loc, Project, Workload
-from ..textindex import required_literals
+from ..textindex import LowerJoined, required_literals
 from ._k8s import obj_ref
 
 SECRET_NAME_RX = re.compile(
@@ -127,36 +126,15 @@ def files_named(p: Project, *names: str) -> list[str]:
     return sorted((path for n in set(names) for path in idx.get(n, ())), key=pos.__getitem__)
 
 
-class _LowIndex:
-    """Many short texts (the project's paths, its CI steps), lower-cased and joined into one string (with the offset
-    where each starts), so that "which of them contain this word" is a few ``str.find`` calls instead of a test of
-    each of thousands. Built once per project (see :func:`paths_containing`, :func:`paths_matching`,
-    :func:`ci_find`)."""
+class _LowIndex(LowerJoined):
+    """The project's paths, its CI steps or its doc headings, lower-cased and joined into one string (see
+    ``textindex.LowerJoined``). Built once per project (see :func:`paths_containing`, :func:`paths_matching`,
+    :func:`ci_find`, :func:`headings_matching`)."""
 
     def __init__(self, texts: list[str]) -> None:
+        super().__init__(texts)
         self.texts = texts
-        lows = [t.lower() for t in texts]
-        self.starts: list[int] = []
-        pos = 0
-        for low in lows:
-            self.starts.append(pos)
-            pos += len(low) + 1
-        self.text = "\0".join(lows)  # (the words looked for hold no NUL: a hit never spans two texts)
         self.non_ascii = [i for i, t in enumerate(texts) if not t.isascii()]
-
-    def holding(self, words: tuple[str, ...] | frozenset[str]) -> set[int]:
-        """Positions of the texts whose ``str.lower()`` contains one of ``words`` (lowercase, without a NUL)."""
-        hit: set[int] = set()
-        text, starts = self.text, self.starts
-        for w in words:
-            i = text.find(w)
-            while i >= 0:
-                f = bisect.bisect_right(starts, i) - 1
-                hit.add(f)
-                if f + 1 >= len(starts):
-                    break
-                i = text.find(w, starts[f + 1])  # one hit per text is enough
-        return hit
 
 
 def _path_index(p: Project) -> _LowIndex:
