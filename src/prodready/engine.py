@@ -174,12 +174,14 @@ class _EarlyParse:
     after (walking 10,000 files takes a fifth of a second, during which the other cores would idle). Files
     are handed over in chunks as they are found, a few chunks ahead of the workers; ``load_project`` then
     shares out the rest between the workers and this process as usual. Only when there is no parse cache to
-    consult (its hits are decided after the walk)."""
+    consult (its hits are decided after the walk); otherwise it only hands the parse cache it loaded on to
+    ``load_project``, which would load it again."""
 
     CHUNK = 400
 
     def __init__(self, cache: ParseCache, max_bytes: int, detectors: DetectorProcess | None) -> None:
         self.cache, self.max_bytes, self.detectors = cache, max_bytes, detectors
+        self.streaming = not cache.index
         self.workers = min(os.cpu_count() or 1, 8)
         self.found = 0
         self.waiting: list[tuple[str, str, str, int]] = []  # jobs found, not yet sent
@@ -189,16 +191,17 @@ class _EarlyParse:
 
     @classmethod
     def start(cls, root: Path, opts: ScanOptions, cfg: Config, detectors: DetectorProcess | None) -> _EarlyParse | None:
-        """``root``: resolved. None unless this can be a cold scan with several cores."""
+        """``root``: resolved. None with a single core, or when a report cache may answer (a likely re-scan)."""
         if min(os.cpu_count() or 1, 8) < 2:
             return None
         cache_dir = (opts.cache_dir or root / ".prodready" / "cache") if opts.use_cache else None
         if cache_dir is not None and (cache_dir / ReportCache.NAME).is_file():
             return None  # likely a re-scan: the report cache decides after the walk
-        cache = _parse_cache(root, opts)
-        return cls(cache, _max_bytes(cfg), detectors) if not cache.index else None
+        return cls(_parse_cache(root, opts), _max_bytes(cfg), detectors)
 
     def on_file(self, sf) -> None:
+        if not self.streaming:
+            return
         self.found += 1
         if sf.size <= self.max_bytes:
             self.waiting.append((sf.rel, sf.abspath, sf.kind, self.max_bytes))
@@ -387,7 +390,7 @@ def _scan_with(root: Path, opts: ScanOptions, t0: float, detectors: DetectorProc
     if early is not None:
         to_close.append(early)
     disc = discover(root, opts.excludes + cfg.exclude, honour_gitignore=cfg.gitignore,
-                    on_file=early.on_file if early is not None else None)
+                    on_file=early.on_file if early is not None and early.streaming else None)
     stat_list = [(sf.rel, sf.abspath, sf.kind, sf.mtime_ns) for sf in disc.files]
     t_disc = time.perf_counter() - t_disc
     report_cache, key, report = None, None, None
