@@ -180,3 +180,21 @@ def test_planted_cache_file_is_never_executed(tmp_path: Path) -> None:
     r = scan(tmp_path, ScanOptions())
     assert not marker.exists()
     assert r["files"]["total"] == 1
+
+
+def test_capped_read_takes_whole_files_and_stops_at_the_cap(tmp_path: Path) -> None:
+    from prodready.engine import read_capped
+
+    f = tmp_path / "f.yaml"
+    for size in (0, 1, 4095, 4096, 70_000):
+        body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        f.write_bytes(body)
+        assert read_capped(str(f), 10**6) == body
+        assert read_capped(str(f), 100) == body[:100]  # never more than the cap
+    fifo = tmp_path / "pipe.yaml"  # a FIFO swapped in after the walk: read as empty at once, never a wait
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    assert read_capped(str(fifo), 100) == b""
+    assert time.monotonic() - t0 < 5
+    with pytest.raises(OSError):
+        read_capped(str(tmp_path / "gone.yaml"), 100)

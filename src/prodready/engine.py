@@ -243,6 +243,31 @@ def _fill_secrets(pending: list[Parsed], detectors: DetectorProcess) -> None:
         p.secrets = found[n] if found is not None else find_secrets(p.text or "", p.rel)
 
 
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in never blocks
+
+
+def read_capped(path: str, cap: int) -> bytes:
+    """At most ``cap`` bytes of a file, read with a buffer the size of the file: ``open().read(cap)``
+    allocates ``cap`` bytes first, which for a 50 MB cap costs more than reading a small file. A file that
+    grows while it is read is read on, up to ``cap``."""
+    fd = os.open(path, _O_READ)
+    try:
+        want = min(os.fstat(fd).st_size + 1, cap)
+        data = os.read(fd, want)
+        if len(data) < want or len(data) >= cap:
+            return data
+        parts, got = [data], len(data)
+        while got < cap:
+            chunk = os.read(fd, min(cap - got, 1 << 20))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None,
                     known: frozenset[str] = frozenset(), scan_secrets: bool = True) -> tuple[str | None, Parsed | None]:
     """(content hash, parse) of one file. With ``cache``, content seen before is taken from it; content whose
@@ -250,8 +275,7 @@ def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = N
     Without ``scan_secrets``, a new parse's ``secrets`` is left None (see ``parse_bytes``)."""
     rel, abspath, kind, max_bytes = job
     try:
-        with open(abspath, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+        data = read_capped(abspath, max_bytes + 1)
     except OSError as exc:
         p = Parsed(rel, kind)
         p.errors.append((None, f"cannot read: {exc.strerror}"))
