@@ -69,3 +69,31 @@ def test_parallel_parse_and_evaluation_equal_sequential(tree: Path, monkeypatch:
         assert not [d for d in r["diagnostics"] if d["kind"] in ("waiver-unmatched", "suppression-unused")]
         for cid in ("security.image-tag-pinned", "security.dockerfile-non-root-user", "reliability.liveness-probe"):
             assert next(x for x in r["results"] if x["control_id"] == cid)["waived"]
+
+
+def test_a_worker_parses_each_content_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Identical files (templated Dockerfiles, copied configs) are parsed once per worker: a repeat in the same
+    chunk is the same parse under its own path; a repeat in a later chunk is left to the main process, which by
+    then holds the parse from the earlier answer."""
+    import pickle
+
+    body = b"FROM python:3.12-slim\nUSER 10001\nCMD [\"python\", \"-m\", \"app\"]\n"
+    for name, data in (("a/Dockerfile", body), ("b/Dockerfile", body), ("c/Dockerfile", body + b"EXPOSE 80\n"),
+                       ("d/Dockerfile", body)):
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_bytes(data)
+    calls: list[str] = []
+    real = engine.parse_bytes
+    monkeypatch.setattr(engine, "parse_bytes", lambda rel, *a, **k: calls.append(rel) or real(rel, *a, **k))
+    job = lambda rel: (rel, str(tmp_path / rel), "dockerfile", 10**6)  # noqa: E731
+    monkeypatch.setattr(engine, "_KNOWN", engine._KNOWN)  # restored after the test
+    engine._init_worker(frozenset())
+    out, blob = engine._parse_chunk((0, [job("a/Dockerfile"), job("b/Dockerfile"), job("c/Dockerfile")]))
+    parses = pickle.loads(blob)
+    assert calls == ["a/Dockerfile", "c/Dockerfile"]
+    assert [p.rel for p in parses] == ["a/Dockerfile", "b/Dockerfile", "c/Dockerfile"]
+    assert parses[1].data is parses[0].data and parses[1].data == real("x", "dockerfile", body).data
+    assert [(pos, in_blob) for pos, _, _, in_blob in out] == [(0, True), (1, True), (2, True)]
+    out2, blob2 = engine._parse_chunk((3, [job("d/Dockerfile")]))
+    assert calls == ["a/Dockerfile", "c/Dockerfile"] and pickle.loads(blob2) == []
+    assert out2 == [(3, out[0][1], None, False)]  # same hash as a/Dockerfile: the main process has it

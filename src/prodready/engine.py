@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import fnmatch
 import functools
@@ -269,9 +270,11 @@ def read_capped(path: str, cap: int) -> bytes:
 
 
 def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None,
-                    known: frozenset[str] = frozenset(), scan_secrets: bool = True) -> tuple[str | None, Parsed | None]:
+                    known: set[str] | frozenset[str] = frozenset(), scan_secrets: bool = True,
+                    seen: dict[str, Parsed] | None = None) -> tuple[str | None, Parsed | None]:
     """(content hash, parse) of one file. With ``cache``, content seen before is taken from it; content whose
-    hash is in ``known`` (a worker's copy of the cache's hashes) is returned as None for the main process.
+    hash is in ``known`` (a worker's copy of the cache's hashes) is returned as None for the main process;
+    ``seen`` (hash -> parse) gives content parsed just before under another path, and takes new parses.
     Without ``scan_secrets``, a new parse's ``secrets`` is left None (see ``parse_bytes``)."""
     rel, abspath, kind, max_bytes = job
     try:
@@ -283,16 +286,25 @@ def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = N
     digest = content_hash(data, kind)
     if digest in known:
         return digest, None
+    if seen is not None:
+        prior = seen.get(digest)
+        if prior is not None:  # the same content (and kind): the same parse under this path
+            return digest, dataclasses.replace(prior, rel=rel)
     hit = cache.lookup_hash(rel, digest) if cache is not None else None
-    return digest, hit if hit is not None else parse_bytes(rel, kind, data, scan_secrets)
+    parsed = hit if hit is not None else parse_bytes(rel, kind, data, scan_secrets)
+    if seen is not None:
+        seen[digest] = parsed
+    return digest, parsed
 
 
-_KNOWN: frozenset[str] = frozenset()  # in a parse worker: content hashes the main process has parses of
+# in a parse worker: content hashes the main process has parses of, from its cache or from this worker's answers
+# to earlier chunks (the main process reads a worker's answers in the order it sent the chunks)
+_KNOWN: set[str] | frozenset[str] = frozenset()
 
 
 def _init_worker(known: frozenset[str]) -> None:
     global _KNOWN
-    _KNOWN = known
+    _KNOWN = set(known)
 
 
 def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
@@ -303,13 +315,15 @@ def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
     first, jobs = chunk
     out: list[tuple[int, str | None, Parsed | None, bool]] = []
     fresh: list[Parsed] = []
+    here: dict[str, Parsed] = {}  # content hash -> parse, for the files of this chunk
     for n, job in enumerate(jobs):
-        digest, parsed = _read_and_parse(job, known=_KNOWN)
+        digest, parsed = _read_and_parse(job, known=_KNOWN, seen=here)
         if parsed is not None and digest is not None:
             fresh.append(parsed)
             out.append((first + n, digest, None, True))
         else:  # content the cache holds, or a file that could not be read (its Parsed says why)
             out.append((first + n, digest, parsed, False))
+    _KNOWN.update(here)  # the main process holds these once it has read this chunk's answer
     return out, pickle.dumps(fresh, protocol=5)
 
 
@@ -579,13 +593,14 @@ def _control_result(project: Project, cid: str, c: Control, cfg: Config, waivers
         item = _evidence(project, o)
         if o.status == "fail" and o.loc is not None:
             parsed = project.parsed.get(o.loc.path)
-            sup = next((s for s in (parsed.suppressions if parsed else ())
-                        if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)), None)
+            sup = next((s for s in parsed.suppressions
+                        if s.reason and cid in s.controls and _suppression_applies(project, s, o.loc)),
+                       None) if parsed is not None and parsed.suppressions else None
             if sup is not None:
                 used_supp.add((o.loc.path, sup.line))
                 suppressed.append({**item, "reason": sup.reason, "suppression_line": sup.line})
                 continue
-        if o.status == "fail":
+        if o.status == "fail" and waivers:
             w = _match_waiver(waivers, cid, o, today)
             if w is not None:  # counted by the caller from ``uses`` (this may run in a forked child)
                 i = next(n for n, x in enumerate(waivers) if x is w)
@@ -768,15 +783,30 @@ def _order(evidence: list[dict]) -> list[dict]:
     return sorted(evidence, key=lambda e: (rank.get(e["status"], 4), e["path"] or "", e["line"] or 0))
 
 
+def _line_snippet(project: Project, path: str, line: int | None) -> str | None:
+    """The masked text of a line, as evidence shows it; many controls point at the same lines (a container's
+    first line, say), so each is read and masked once per scan."""
+    memo = project.derived("evidence-snippets", dict)
+    key = (path, line)
+    try:
+        return memo[key]
+    except KeyError:
+        known = project.secret_lines.get((path, line or 0))
+        raw = known[1] if known else project.line_text(path, line)
+        value = memo[key] = mask_secrets(raw) or None
+        return value
+
+
 def _evidence(project: Project, o: Outcome) -> dict:
     path = o.loc.path if o.loc else None
     line = o.loc.line if o.loc else None
     snippet = o.snippet
-    if snippet is None and path and o.status != "pass":
-        known = project.secret_lines.get((path, line or 0))
-        snippet = known[1] if known else project.line_text(path, line)
+    if snippet is not None:
+        snippet = mask_secrets(snippet) or None
+    elif path and o.status != "pass":
+        snippet = _line_snippet(project, path, line)
     item = {"status": o.status, "path": path, "line": line,
-            "snippet": mask_secrets(snippet) if snippet else None, "resource": o.resource,
+            "snippet": snippet, "resource": o.resource,
             "message": mask_secrets(o.message), "confidence": o.confidence, "source": o.source}
     if o.url:
         item["url"] = mask_secrets(o.url)
