@@ -74,3 +74,25 @@ def test_mask_secrets_keeps_a_short_prefix() -> None:
     assert mask_secrets(f"token={GH_TOKEN}") == "token=ghp****"
     assert mask_secrets("postgres://app:s3cr3tpass@db:5432/x") == "postgres://app****@db:5432/x"
     assert mask_secrets("image: nginx:1.27") == "image: nginx:1.27"
+
+
+def test_the_literal_gate_never_skips_text_the_pattern_would_mask() -> None:
+    """_mask skips ASCII text that holds none of _QUICK's literals; it must never skip text _QUICK matches."""
+    import random
+
+    from prodready import secrets as S
+
+    rng = random.Random(7)
+    parts = ["Pass", "PASSWORD", "secret", "TOKEN", "api_key", "Credential", "AUTH", "AKIA", "ghp_", "GHS_",
+             "github_pat", "xoxb-", "sk_live", "SK_TEST", "eyJ", "PRIVATE KEY", "://u:p@", "://", "=", ":", "\"",
+             " ", "x", "-", ".", "_", "abc123", "K", "\u212a", "\u017f"]
+    checked = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 8)))
+        if S._QUICK.search(text):
+            checked += 1
+            low = text.lower()
+            assert not text.isascii() or any(a in low for a in S._QUICK_ANCHORS), text
+    assert checked > 1000
+    assert S.mask_secrets("url: https://admin:hunter22@db.internal/x") != "url: https://admin:hunter22@db.internal/x"
+    assert S.mask_secrets("replicas: 3") == "replicas: 3"
