@@ -4,7 +4,11 @@
 Prints files/s, wall time and peak RSS of each run (each scan runs in a fresh process so RSS is its own),
 and the re-scan speed-up. Budget (2 cores): >= 3,000 files/s cold, < 300 MB peak RSS.
 
-    python benchmarks/scan_speed.py [--files 10000] [--keep DIR]
+    python benchmarks/scan_speed.py [--files 10000] [--keep DIR] [--distinct]
+
+The tree repeats some contents, as templated repositories do: every Dockerfile is one of two, every
+requirements.txt the same, and prodready parses each content once per process. ``--distinct`` gives each of
+those files a line of its own, so that every file of the tree is parsed.
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ jobs:
 """
 
 
-def generate(root: Path, n: int) -> None:
+def generate(root: Path, n: int, distinct: bool = False) -> None:
     rng = random.Random(42)
     kinds = [("k8s", 0.25), ("py", 0.30), ("js", 0.12), ("doc", 0.13), ("docker", 0.08), ("compose", 0.06),
              ("wf", 0.03), ("txt", 0.03)]
@@ -177,7 +181,8 @@ def generate(root: Path, n: int) -> None:
         elif kind == "doc":
             (d / "README.md").write_text(DOC.format(i=i, t=t))
         elif kind == "docker":
-            (d / "Dockerfile").write_text(DOCKERFILE.format(u=10001 if i % 3 else "root"))
+            (d / "Dockerfile").write_text(DOCKERFILE.format(u=10001 if i % 3 else "root")
+                                          + (f"LABEL service=svc{i}\n" if distinct else ""))
         elif kind == "compose":
             (d / "docker-compose.yml").write_text(COMPOSE.format(i=i))
         elif kind == "wf":
@@ -185,7 +190,8 @@ def generate(root: Path, n: int) -> None:
             wf.mkdir(parents=True, exist_ok=True)
             (wf / "ci.yml").write_text(WORKFLOW.format(i=i))
         else:
-            (d / "requirements.txt").write_text("fastapi==0.115.0\nrequests==2.32.3\n")
+            (d / "requirements.txt").write_text("fastapi==0.115.0\nrequests==2.32.3\n"
+                                                + (f"# svc{i}\n" if distinct else ""))
 
 
 def run_scan(root: Path, cache: bool) -> dict:
@@ -210,13 +216,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=10_000)
     ap.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
+    ap.add_argument("--distinct", action="store_true", help="no two files with the same content")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="prodready-bench-"))
     try:
         if not any(root.iterdir()) if root.exists() else True:
             root.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            generate(root, args.files)
+            generate(root, args.files, args.distinct)
             print(f"generated {args.files:,} files in {time.perf_counter() - t0:.1f}s under {root}")
         shutil.rmtree(root / ".prodready", ignore_errors=True)
         cold = run_scan(root, cache=True)

@@ -465,8 +465,8 @@ def _scan_with(root: Path, opts: ScanOptions, t0: float, detectors: DetectorProc
         stats["evaluate_s"] = round(time.perf_counter() - t_eval, 3)
     report["duration_s"] = round(time.perf_counter() - t0, 3)
     _BACKGROUND.extend(pid for pid in (stats.pop("_saver", None), writer) if pid)
-    if opts.exit_after:
-        _KEPT.append(project)
+    if opts.exit_after:  # the model, the tree listing and the parse cache: freeing them object by object is wasted
+        _KEPT.append((project, disc, stat_list, early))
     else:
         finish_background()
     report["stats"] = stats
@@ -475,7 +475,7 @@ def _scan_with(root: Path, opts: ScanOptions, t0: float, detectors: DetectorProc
 
 
 _BACKGROUND: list[int] = []  # cache writers (forked children) not waited for yet
-_KEPT: list = []  # models kept alive until the process ends (ScanOptions.exit_after)
+_KEPT: list = []  # what a scan built, kept alive until the process ends (ScanOptions.exit_after)
 
 
 def finish_background() -> None:
