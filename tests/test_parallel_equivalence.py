@@ -97,3 +97,61 @@ def test_a_worker_parses_each_content_once(tmp_path: Path, monkeypatch: pytest.M
     out2, blob2 = engine._parse_chunk((3, [job("d/Dockerfile")]))
     assert calls == ["a/Dockerfile", "c/Dockerfile"] and pickle.loads(blob2) == []
     assert out2 == [(3, out[0][1], None, False)]  # same hash as a/Dockerfile: the main process has it
+
+
+def test_worker_parses_come_back_through_a_private_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker writes its pickled parses to a file in the pool's folder and sends only the name; the main
+    process reads and removes it. If the file is gone, the batch comes back without parses (load_project then
+    parses those files itself) rather than failing."""
+    (tmp_path / "a.py").write_text("import requests\nrequests.get('http://x')\n")
+    (tmp_path / "b.md").write_text("# Runbook\n")
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    monkeypatch.setattr(engine, "_KNOWN", engine._KNOWN)
+    monkeypatch.setattr(engine, "_BLOB_FOLDER", engine._BLOB_FOLDER)
+    engine._init_worker(frozenset(), str(folder))
+    jobs = [("a.py", str(tmp_path / "a.py"), "python", 10**6), ("b.md", str(tmp_path / "b.md"), "markdown", 10**6)]
+    out, name = engine._parse_chunk((5, jobs))
+    assert isinstance(name, str) and Path(name).parent == folder and Path(name).is_file()
+    batch, (blob, parses) = engine._worker_batch(out, name)
+    assert not list(folder.iterdir())  # read and removed
+    assert [pos for pos, _ in batch] == [5, 6] and [p.rel for _, (_, p) in batch] == ["a.py", "b.md"]
+    assert batch[0][1][1].data.calls and parses[0] is batch[0][1][1] and isinstance(blob, bytes)
+    out, name = engine._parse_chunk((0, [("c.py", str(tmp_path / "a.py"), "python", 10**6)]))
+    assert out[0][2] is None  # same content as a.py: the main process holds its parse already
+    engine._init_worker(frozenset(), str(folder))
+    out, name = engine._parse_chunk((0, jobs))
+    Path(name).unlink()
+    batch, blob = engine._worker_batch(out, name)
+    assert blob is None and [(pos, p) for pos, (_, p) in batch] == [(0, None), (1, None)]
+
+
+def test_pool_folder_is_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = engine._make_pool(2, frozenset())
+    try:
+        assert pool.folder is not None and Path(pool.folder).is_dir()
+        assert oct(Path(pool.folder).stat().st_mode & 0o777) == "0o700"
+        assert pool.submit(engine._parse_chunk, (0, [])).result() == ([], engine.pickle.dumps([], protocol=5))
+    finally:
+        pool.shutdown()
+    assert not Path(pool.folder).exists()
+
+
+def test_lost_worker_files_are_parsed_here(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(engine, "PARALLEL_EVAL_MIN_FILES", 10**9)
+    sequential = scan(tree, ScanOptions(use_cache=False))
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 1)
+    lost: list[str] = []
+    real = engine._worker_batch
+
+    def losing(items, blob):
+        if isinstance(blob, str):
+            Path(blob).unlink()
+            lost.append(blob)
+        return real(items, blob)
+
+    monkeypatch.setattr(engine, "_worker_batch", losing)
+    parallel = scan(tree, ScanOptions(use_cache=False))
+    assert lost
+    assert _strip(sequential) == _strip(parallel) and sequential["score"] == parallel["score"]

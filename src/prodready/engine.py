@@ -154,7 +154,38 @@ def _max_bytes(cfg: Config) -> int:
     return int(cfg.max_file_mb * 1048576) if cfg.max_file_mb else parse_mod.MAX_FILE_BYTES
 
 
-def _make_pool(workers: int, known: frozenset[str]):
+class _Pool:
+    """The parse workers, and a private folder through which they hand back their pickled parses: a
+    megabyte sent through the result pipe stalls the worker until this process's result thread, which
+    needs the interpreter lock this busy process holds, has read it piece by piece (a tenth of the
+    worker's time went that way); a file is written at once, and only its name goes through the pipe."""
+
+    def __init__(self, executor, folder: str | None) -> None:
+        self.executor, self.folder = executor, folder
+
+    def submit(self, fn, *args):
+        return self.executor.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.folder is not None:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _blob_folder() -> str | None:
+    import tempfile
+
+    for where in ("/dev/shm", None):  # memory-backed where there is one
+        try:
+            return tempfile.mkdtemp(prefix="prodready-parse-", dir=where)
+        except OSError:
+            continue
+    return None
+
+
+def _make_pool(workers: int, known: frozenset[str]) -> _Pool:
     import concurrent.futures as cf
     import multiprocessing as mp
 
@@ -166,8 +197,9 @@ def _make_pool(workers: int, known: frozenset[str]):
         ctx = mp.get_context(method)
     except ValueError:  # platforms without fork
         ctx = mp.get_context()
-    return cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
-                                  initargs=(known,))
+    folder = _blob_folder()
+    return _Pool(cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
+                                        initargs=(known, folder)), folder)
 
 
 class _EarlyParse:
@@ -214,7 +246,10 @@ class _EarlyParse:
             self.pool = _make_pool(self.workers, frozenset(self.cache.where))
             if self.detectors is not None:  # the workers scan for secrets themselves
                 self.detectors.close()
-        while len(self.waiting) >= self.CHUNK and len(self.pending) < 2 * (self.workers - 1):
+        # a few chunks ahead of the workers: those they have finished (waiting here to be read after the walk)
+        # do not count, so a worker never idles while the walk goes on
+        while len(self.waiting) >= self.CHUNK and \
+                sum(not f.done() for f in self.pending) < 2 * (self.workers - 1):
             chunk = self.waiting[:self.CHUNK]
             del self.waiting[:self.CHUNK]
             self.pending.append(self.pool.submit(_parse_chunk, (len(self.jobs), chunk)))
@@ -222,7 +257,7 @@ class _EarlyParse:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown()
 
 
 def _in_parallel(n_jobs: int) -> bool:
@@ -302,15 +337,20 @@ def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = N
 _KNOWN: set[str] | frozenset[str] = frozenset()
 
 
-def _init_worker(known: frozenset[str]) -> None:
-    global _KNOWN
+_BLOB_FOLDER: str | None = None  # in a parse worker: where its answers' parses go (see _Pool)
+
+
+def _init_worker(known: frozenset[str], folder: str | None = None) -> None:
+    global _KNOWN, _BLOB_FOLDER
     _KNOWN = set(known)
+    _BLOB_FOLDER = folder
 
 
 def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
     """A worker's share: [(position, content hash, Parsed or None, whether the parse is in the blob)] and the
-    blob: the new parses pickled once, as bytes the main process both reads and keeps in the cache as they are.
-    None without the blob flag: the main process's cache holds that content."""
+    blob: the new parses pickled once, as bytes the main process both reads and keeps in the cache as they are
+    (or the name of the file in the pool's folder that holds them). None without the blob flag: the main
+    process's cache holds that content."""
     gc.disable()
     first, jobs = chunk
     out: list[tuple[int, str | None, Parsed | None, bool]] = []
@@ -324,7 +364,24 @@ def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
         else:  # content the cache holds, or a file that could not be read (its Parsed says why)
             out.append((first + n, digest, parsed, False))
     _KNOWN.update(here)  # the main process holds these once it has read this chunk's answer
-    return out, pickle.dumps(fresh, protocol=5)
+    blob = pickle.dumps(fresh, protocol=5)
+    if _BLOB_FOLDER is not None and fresh:
+        path = os.path.join(_BLOB_FOLDER, f"{os.getpid()}-{first}.pickle")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            return out, path
+        except OSError:  # no room: through the pipe after all
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return out, blob
 
 
 def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache, defer_secrets: bool = False,
@@ -362,10 +419,18 @@ def _parse_many(jobs: list[tuple[str, str, str, int]], cache: ParseCache, defer_
                 nxt += 1
                 yield [(first + n, _read_and_parse(job, cache)) for n, job in enumerate(mine)], None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
 
 
-def _worker_batch(items: list, blob: bytes) -> tuple[list, tuple[bytes, list]]:
+def _worker_batch(items: list, blob: bytes | str) -> tuple[list, tuple[bytes, list] | None]:
+    if isinstance(blob, str):  # the file a worker wrote its parses to
+        try:
+            with open(blob, "rb") as fh:
+                data = fh.read()
+            os.unlink(blob)
+        except OSError:  # gone: the parses it held are made here (load_project parses what has no parse)
+            return [(pos, (digest, parsed)) for pos, digest, parsed, _ in items], None
+        blob = data
     parses = pickle.loads(blob)  # made by our own worker just now
     fresh = iter(parses)
     batch = [(pos, (digest, next(fresh) if in_blob else parsed)) for pos, digest, parsed, in_blob in items]
