@@ -113,3 +113,12 @@ def test_small_scan_with_and_without_the_detector_process_find_the_same_secrets(
     assert found == secret_evidence(without)
     assert any(path == "app.py" and line == 2 for _, path, line, _ in found)
     assert KEY not in str(with_child)
+
+
+def test_allowlist_nextline_pragma_applies_to_the_next_line_only() -> None:
+    line = "aws_key_id = 'AKIAZQ3DLM5NT7PXWV2K'"
+    text = f"x = 1\n# pragma: allowlist nextline secret\n{line}\n{line.replace('2K', '3K')}\n"
+    assert [n for n, _t, _m in find_secrets(text, "a.py")] == [4]  # line 3 is allowed, line 4 is not
+    yaml_text = "a: 1\n# pragma: allowlist nextline secret\naws_key_id: AKIAZQ3DLM5NT7PXWV2K\nb: AKIAZQ3DLM5NT7PXWV3K\n"
+    assert [n for n, _t, _m in find_secrets(yaml_text, "a.yaml")] == [4]
+    assert [n for n, _t, _m in find_secrets(text.replace("nextline ", ""), "a.py")] == [3, 4]  # not a pragma for line 3

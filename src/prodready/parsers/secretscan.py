@@ -163,13 +163,18 @@ def _detect(candidates: list[tuple[int, str]], filename: str, text: str) -> list
     detect-secrets' verdict on a line depends only on the line and the file type (its keyword rules and its
     comment syntax are chosen by file extension) — except through an allowlist pragma on the previous line.
     So verdicts are memoised per (file type, line) and reused; files that mention ``allowlist`` are scanned
-    whole, as before."""
+    whole."""
     from detect_secrets.core.scan import _process_line_based_plugins
     from detect_secrets.util.filetype import determine_file_type
 
     if "allowlist" in text.lower():
+        # the pragma may sit on the line before (`allowlist nextline`): detect-secrets reads it from the lines
+        # around, which it looks up by line number in the list it is given, so it is given every line (overlong
+        # ones blanked) and its findings are kept on the candidate lines
+        wanted = {n for n, _ in candidates}
+        every = [(n, line if len(line) <= MAX_LINE else "") for n, line in enumerate(text.split("\n"), 1)]
         return [(s.line_number, s.type, s.secret_value)
-                for s in _process_line_based_plugins(candidates, filename)]
+                for s in _process_line_based_plugins(every, filename) if s.line_number in wanted]
     ftype = determine_file_type(filename).name
     out: list[tuple[int, str, str | None]] = []
     todo = []
