@@ -194,3 +194,25 @@ def test_other_libraries_invalidate_both_caches(tree: Path, monkeypatch: pytest.
     assert r["stats"]["cache_hits"] < r["files"]["total"] // 5  # parses made with other libraries are not used
     again = scan(tree, _opts())
     assert again["stats"].get("report_cached")
+
+
+def test_any_file_of_a_helm_chart_invalidates_the_report(tmp_path: Path) -> None:
+    """`helm template` reads every file of a chart, including those prodready does not read itself (NOTES.txt,
+    files pulled in with .Files.Get, packaged dependencies): a change to any of them is a new report."""
+    chart = tmp_path / "deploy" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "files").mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicaCount: 2\n")
+    (chart / "templates" / "NOTES.txt").write_text("installed\n")
+    (chart / "files" / "seed.bin").write_bytes(b"\x00\x01")  # not a file prodready reads
+    (chart / ".helmignore").write_text("*.tmp\n")
+    assert not scan(tmp_path, _opts())["stats"].get("report_cached")
+    assert scan(tmp_path, _opts())["stats"].get("report_cached")
+    for changed in (chart / "files" / "seed.bin", chart / ".helmignore", chart / "templates" / "NOTES.txt"):
+        changed.write_bytes(changed.read_bytes() + b"# changed\n")
+        assert not scan(tmp_path, _opts())["stats"].get("report_cached"), changed
+        assert scan(tmp_path, _opts())["stats"].get("report_cached")
+    (chart / "charts").mkdir()
+    (chart / "charts" / "redis-1.0.0.tgz").write_bytes(b"\x1f\x8b not really")
+    assert not scan(tmp_path, _opts())["stats"].get("report_cached")

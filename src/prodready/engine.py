@@ -566,12 +566,27 @@ def _fingerprint(disc: Discovery, cfg: Config, opts: ScanOptions, today: dt.date
 
         parts.append(str(shutil.which("helm")))
         for sf in charts:
-            deps = os.path.join(os.path.dirname(sf.abspath), "charts")
-            try:
-                parts += sorted(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in os.scandir(deps))
-            except OSError:
-                parts.append(f"{sf.rel}: no charts/")
+            parts += _chart_files(os.path.dirname(sf.abspath))
     return cache_mod.fingerprint(parts, [(sf.rel, sf.kind, sf.size, sf.mtime_ns) for sf in disc.files])
+
+
+def _chart_files(chart_dir: str, limit: int = 5000) -> list[str]:
+    """Every file of a Helm chart as "path:size:mtime", whether prodready reads it or not: `helm template` reads
+    them all (dependencies under charts/, NOTES.txt, files read with .Files.Get, .helmignore...). Symbolic links
+    are not followed; a huge chart is cut off at ``limit`` files (the listing then says so)."""
+    out: list[str] = []
+    for top, dirs, files in os.walk(chart_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            out.append(f"{os.path.relpath(path, chart_dir)}:{st.st_size}:{st.st_mtime_ns}")
+            if len(out) >= limit:
+                return out + ["(cut off)"]
+    return out
 
 
 @functools.lru_cache(maxsize=1)
