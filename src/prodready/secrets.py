@@ -56,7 +56,7 @@ def _mask_cached(text: str) -> str:
 
 # Every match of _QUICK contains one of these, lower-cased: ASCII text holding none of them cannot match (the
 # check is a tenth of the cost of the search). Other text takes the search: under re.I a few non-ASCII letters
-# match ASCII ones (the Kelvin sign matches k), which lower-casing would not reveal.
+# match ASCII ones yet lower-case to something else (dotless i matches i, long s matches s).
 _QUICK_ANCHORS = ("pass", "secret", "token", "key", "credential", "auth", "akia", "gh", "github_pat", "xox", "sk_",
                   "eyj", "private key", "://")
 
