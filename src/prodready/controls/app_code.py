@@ -533,10 +533,14 @@ CACHE_JS = ("ioredis", "redis", "node-cache", "lru-cache", "keyv", "cache-manage
 def caching(p):
     # only files importing a cache client or memoising with functools can pass in this loop (project index)
     memoising = [cf for cf, _fn, _d in py_decorators_where(p, MEMO_DECORATORS.__contains__, tests=True)]
+    as_queue: list[str] = []  # files whose Redis client only queues, streams or publishes
     for cf in in_model_order(p, files_importing(p, CACHE_PY, CACHE_JS), memoising):
         mods = CACHE_PY if cf.language == "python" else CACHE_JS
         for imp, line in cf.facts.imports.items():
             if any(imp == m or imp.startswith(m + ".") or imp.startswith(m + "/") for m in mods):
+                if imp.split(".")[0].split("/")[0] in REDIS_CLIENTS and _redis_as_queue_only(cf):
+                    as_queue.append(cf.path)
+                    continue
                 yield passed(f"cache client {imp}", Loc(cf.path, line), cf.path)
                 return
         if cf.language == "python" and any(c.name in ("functools.lru_cache", "functools.cache") for fn in
@@ -555,6 +559,35 @@ def caching(p):
                 yield passed(f"Django cache backend {real[0]}", Loc(cf.path, a.line), cf.path)
                 return
     if p.http_apps:
-        yield failed("no cache client or memoisation in the application code", p.http_apps[0].loc)
+        queue = f" (Redis is used as a queue or message bus in {', '.join(as_queue[:3])}, not as a cache)" \
+            if as_queue else ""
+        yield failed(f"no cache client or memoisation in the application code{queue}", p.http_apps[0].loc)
     else:
         yield not_applicable("no HTTP services")
+
+
+REDIS_CLIENTS = {"redis", "aioredis", "ioredis", "@redis"}
+# Redis commands of queues, streams and pub/sub: a client that only runs these is a broker, not a cache
+REDIS_QUEUE_OPS = frozenset({
+    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "blpop", "brpop", "brpoplpush", "rpoplpush", "lmove",
+    "blmove", "xadd", "xread", "xreadgroup", "xack", "xclaim", "xautoclaim", "xgroup", "xlen", "xtrim", "xdel",
+    "publish", "spublish", "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe"})
+# calls that say nothing about the use (connections, pipelines, listeners)
+REDIS_NEUTRAL_OPS = frozenset({
+    "ping", "close", "aclose", "quit", "disconnect", "connect", "on", "once", "pubsub", "pipeline", "multi", "exec",
+    "execute", "listen", "get_message", "duplicate", "info", "from_url", "redis", "strictredis", "createclient",
+    "connectionpool", "blockingconnectionpool", "sentinel", "cluster", "rediscluster", "master_for", "slave_for"})
+
+
+def _redis_as_queue_only(cf) -> bool:
+    """The file calls methods on a Redis client and every one (connection handling aside) is a queue, stream
+    or pub/sub command. A client whose methods the file does not call (handed to a caching library, say) is
+    not judged."""
+    ops = set()
+    for c in cf.facts.calls:
+        root = (c.recv or "").split(".")[0].split("/")[0]
+        if root in REDIS_CLIENTS:
+            op = c.name.rsplit(".", 1)[-1].lower()
+            if op not in REDIS_NEUTRAL_OPS:
+                ops.add(op)
+    return bool(ops) and ops <= REDIS_QUEUE_OPS
