@@ -66,6 +66,19 @@ def test_each_leaf_overlay_is_rendered_and_bases_are_not_double_counted() -> Non
     assert not [d for d in p.diagnostics if d.kind.startswith("kustomize")], p.diagnostics
 
 
+def test_overlays_sharing_a_namespace_pair_objects_only_within_their_own_rendering() -> None:
+    """Staging and production overlays often render into the same namespace name (on different clusters): an
+    Ingress or Service of one overlay reaches the pods of that overlay only."""
+    report = scan(Path(__file__).resolve().parents[1] / "examples" / "shop", ScanOptions(use_cache=False))
+    overlay = re.compile(r"\(overlay ([^)]+)\)")
+    for cid in ("security.metrics-not-public", "reliability.load-balancing"):
+        pairs = [overlay.findall(e["message"]) for e in result(report, cid)["evidence"] if "overlay" in e["message"]]
+        assert len(pairs) >= 2, cid
+        for found in pairs:  # every object named in one finding comes from the same overlay
+            assert len(found) >= 2 and len(set(found)) == 1, (cid, found)
+    assert result(report, "security.metrics-not-public")["counts"]["fail"] == 2  # one per overlay, not four
+
+
 def test_overlay_patches_count_and_evidence_points_at_the_file_that_set_the_field() -> None:
     p = load(OVERLAYS)
     prod = workload(p, "Deployment/shop-prod/prod-api (overlay deploy/overlays/prod)")

@@ -427,11 +427,6 @@ class Project:
         by_kind: dict[str, list[K8sObject]] = {}
         for o in self.k8s_objects:
             by_kind.setdefault(o.kind, []).append(o)
-        pods: dict[tuple, list[Workload]] = {}
-        for w in self.workloads:
-            if w.source == "k8s":
-                for k, v in w.pod_labels.items():
-                    pods.setdefault((ns_key(w.namespace), k, v), []).append(w)
         svc_by_pair: dict[tuple, list[K8sObject]] = {}
         for s in by_kind.get("Service", []):
             sel = _spec(s.raw).get("selector")
@@ -445,7 +440,7 @@ class Project:
                 hpa.setdefault((ref.get("kind", "Deployment"), ref.get("name"), ns_key(h.namespace), h.rendered_by), h)
         units = {path.rsplit("/", 1)[0] if "/" in path else "" for path, k in self.files.items()
                  if k in ("dependency-manifest", "dockerfile")}
-        self._index = {"kind": by_kind, "pods": pods, "svc": svc_by_pair, "hpa": hpa, "units": units}
+        self._index = {"kind": by_kind, "svc": svc_by_pair, "hpa": hpa, "units": units}
 
     def unit_root(self, path: str) -> str:
         """The nearest directory above ``path`` holding a build unit (dependency manifest or Dockerfile);
@@ -468,15 +463,6 @@ class Project:
         if len(kinds) == 1:
             return list(by_kind.get(kinds[0], ()))
         return [o for o in self.k8s_objects if o.kind in kinds]
-
-    def pods_matching(self, namespace: str | None, match_labels: dict | None) -> list[Workload]:
-        """Kubernetes workloads in ``namespace`` whose pod labels contain every ``match_labels`` pair."""
-        if not isinstance(match_labels, dict) or not match_labels:
-            return []
-        items = [(str(k), str(v)) for k, v in match_labels.items()]
-        k0, v0 = items[0]
-        return [w for w in self._idx()["pods"].get((ns_key(namespace), k0, v0), ())
-                if all(w.pod_labels.get(k) == v for k, v in items[1:])]
 
     def services_selecting(self, w: Workload) -> list[K8sObject]:
         out = []

@@ -36,6 +36,7 @@ from ._app import (
     unit_code,
     unit_of,
 )
+from ._k8s import ns, pod_index, same_scope
 from ._util import paths_containing, paths_matching
 from .base import control, failed, not_applicable, passed
 
@@ -805,7 +806,9 @@ def metrics_not_public(p):
         yield not_applicable("no HTTP app serves metrics on its own port")
         return
     units = {unit_of(p, path) for _loc, path in exposed}
-    services = {(s.namespace, s.name): s for s in p.objects("Service")}
+    services: dict[tuple, list] = {}  # (namespace, name) -> the Services of that name, one per rendering
+    for s in p.objects("Service"):
+        services.setdefault((ns(s.namespace), s.name), []).append(s)
     hit = False
     for ing in p.objects("Ingress"):
         ann = (ing.raw.get("metadata") or {}).get("annotations") or {}
@@ -823,9 +826,9 @@ def metrics_not_public(p):
                     continue
                 svc = ((path.get("backend") or {}).get("service") or {}).get("name") or \
                     (path.get("backend") or {}).get("serviceName")
-                for s in [services[(ing.namespace, svc)]] if (ing.namespace, svc) in services else []:
+                for s in [s for s in services.get((ns(ing.namespace), svc), ()) if same_scope(s, ing)]:
                     sel = (s.raw.get("spec") or {}).get("selector")
-                    for w in p.pods_matching(s.namespace, sel if isinstance(sel, dict) else None):
+                    for w in pod_index(p).select_map(s.namespace, sel, near=s):
                         for c in w.app_containers:
                             d = c.dockerfile
                             if d is not None and (d.directory in units or any(

@@ -20,7 +20,7 @@ from ._app import (
     tf_resources,
     truthy,
 )
-from ._k8s import obj_ref
+from ._k8s import obj_ref, pod_index
 from .base import control, failed, not_applicable, passed
 
 
@@ -650,7 +650,7 @@ def load_balancing(p):
         if not isinstance(spec.get("selector"), dict) or spec.get("clusterIP") == "None":
             continue
         # the first long-running controller selected (these kinds always run long)
-        w = next((w for w in p.pods_matching(s.namespace, spec.get("selector"))
+        w = next((w for w in pod_index(p).select_map(s.namespace, spec.get("selector"), near=s)
                   if w.kind in ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")), None)
         if w is None:
             continue
