@@ -155,3 +155,29 @@ def test_lost_worker_files_are_parsed_here(tree: Path, monkeypatch: pytest.Monke
     parallel = scan(tree, ScanOptions(use_cache=False))
     assert lost
     assert _strip(sequential) == _strip(parallel) and sequential["score"] == parallel["score"]
+
+
+def test_evaluation_results_are_read_as_they_arrive(tmp_path: Path) -> None:
+    """The evaluation child appends (index, result) frames; the main process reads the complete ones as they
+    arrive and never a frame cut short (its control is evaluated again)."""
+    import pickle
+
+    path = tmp_path / "eval.frames"
+
+    def frame(obj) -> bytes:
+        data = pickle.dumps(obj, protocol=5)
+        return len(data).to_bytes(4, "big") + data
+
+    third = frame((7, {"control_id": "c"}))
+    path.write_bytes(frame((0, {"control_id": "a"})) + frame((3, {"control_id": "b"})) + third[:6])
+    frames = engine._Frames(str(path))
+    try:
+        got: dict = {}
+        frames.collect(got)
+        assert got == {0: {"control_id": "a"}, 3: {"control_id": "b"}}
+        with open(path, "ab") as fh:
+            fh.write(third[6:] + b"\x00\x00\x00\x05junk")  # the rest of the third frame, then a damaged one
+        frames.collect(got)
+        assert got == {0: {"control_id": "a"}, 3: {"control_id": "b"}, 7: {"control_id": "c"}}
+    finally:
+        frames.close()

@@ -748,33 +748,39 @@ def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Conf
     os.write(wfd, queue)
     os.close(wfd)
 
-    def drain() -> dict[int, Any]:
-        out: dict[int, Any] = {}
-        while len(item := os.read(rfd, 2)) == 2:
-            i = int.from_bytes(item, "big")
-            out[i] = result(i)
-        return out
+    def take() -> int | None:
+        item = os.read(rfd, 2)
+        return int.from_bytes(item, "big") if len(item) == 2 else None
 
-    fd, path = tempfile.mkstemp(prefix="prodready-eval-", suffix=".pickle")
+    # the child appends each result to a file as a frame (4-byte length, pickle) as soon as it has it; this
+    # process reads what has arrived between its own controls, so little is left to read when both are done
+    fd, path = tempfile.mkstemp(prefix="prodready-eval-", suffix=".frames")
     os.close(fd)
 
-    def child() -> None:  # evaluate from the queue, write the results
-        mine = drain()
-        with open(path, "wb") as fh:
-            pickle.dump(mine, fh, protocol=5)
-
-    try:
-        pid = cache_mod.in_background(child)
-        results = drain()
-        os.close(rfd)
-        cache_mod.wait(pid)
+    def child() -> None:
+        out = os.open(path, os.O_WRONLY | os.O_APPEND)
         try:
-            with open(path, "rb") as fh:
-                theirs = pickle.load(fh)  # written by our own child just now
-        except Exception:  # the child failed: its file is empty or cut short
-            theirs = None
-        if isinstance(theirs, dict):
-            results.update(theirs)
+            while (i := take()) is not None:
+                frame = pickle.dumps((i, result(i)), protocol=5)
+                view = memoryview(len(frame).to_bytes(4, "big") + frame)
+                while view:
+                    view = view[os.write(out, view):]
+        finally:
+            os.close(out)
+
+    results: dict[int, Any] = {}
+    try:
+        frames = _Frames(path)
+        try:
+            pid = cache_mod.in_background(child)
+            while (i := take()) is not None:
+                results[i] = result(i)
+                frames.collect(results)
+            os.close(rfd)
+            cache_mod.wait(pid)
+            frames.collect(results)
+        finally:
+            frames.close()
     finally:
         try:
             os.unlink(path)
@@ -782,6 +788,35 @@ def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Conf
             pass
     # whatever the child took but did not deliver (it failed) is evaluated here
     return [results[i] if i in results else result(i) for i in range(len(active))]
+
+
+class _Frames:
+    """Reads the evaluation child's results file as it grows: complete frames (4-byte length, then a pickle of
+    (control index, result) made by our own child) are unpickled into ``results``; a frame cut short (the
+    child died while writing it) is never read, and its control is evaluated again by the caller."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        self.buf = bytearray()
+
+    def collect(self, results: dict[int, Any]) -> None:
+        while chunk := os.read(self.fd, 1 << 20):
+            self.buf += chunk
+        at = 0
+        while len(self.buf) - at >= 4:
+            n = int.from_bytes(self.buf[at:at + 4], "big")
+            if len(self.buf) - at - 4 < n:
+                break
+            try:
+                i, res = pickle.loads(self.buf[at + 4:at + 4 + n])
+                results[i] = res
+            except Exception:  # a damaged frame: that control is evaluated again
+                pass
+            at += 4 + n
+        del self.buf[:at]
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def evaluate(project: Project, controls: dict[str, Control], cfg: Config, waivers: list[Waiver],
