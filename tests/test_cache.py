@@ -8,6 +8,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -121,11 +122,22 @@ def test_planted_or_damaged_report_cache_is_ignored(tree: Path) -> None:
     for r in fake["results"]:
         r["status"] = "pass"
     # a report claiming everything passes, under a fingerprint computed without this checkout's mtimes
-    (cache / ReportCache.NAME).write_text(json.dumps({"fingerprint": "0" * 40, "report": fake}))
+    (cache / ReportCache.NAME).write_bytes(pickle.dumps({"fingerprint": "0" * 40, "report": fake}))
     assert _verdicts(scan(tree, _opts())) == _verdicts(clean)
-    (cache / ReportCache.NAME).write_bytes(b"\x00\xff not json")
+    (cache / ReportCache.NAME).write_bytes(b"\x00\xff not a pickle")
     os.utime(next(tree.glob("team*/svc*/*")))  # force a fresh evaluation
     assert _verdicts(scan(tree, _opts())) == _verdicts(clean)
+    # a pickle that would run a command when loaded is refused, not run
+    marker = tree.parent / "planted-ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (cache / ReportCache.NAME).write_bytes(pickle.dumps({"fingerprint": "0" * 40, "report": Planted()}))
+    os.utime(next(tree.glob("team*/svc*/*")))
+    assert _verdicts(scan(tree, _opts())) == _verdicts(clean)
+    assert not marker.exists()
 
 
 def test_damaged_parse_cache_shard_is_parsed_again(tree: Path) -> None:

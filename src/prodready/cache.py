@@ -10,7 +10,9 @@
   (every file's path, kind, size and modification time to the nanosecond, the configuration, waivers,
   attestations, the date, prodready's own code, the Python version and installed libraries). A scan whose
   fingerprint matches reuses it without parsing or evaluating anything. Modification times of a fresh checkout
-  cannot be predicted, so a report cache committed to a repository never matches there. It is plain JSON.
+  cannot be predicted, so a report cache committed to a repository never matches there. It is a pickle of plain
+  data only (dicts, lists, strings, numbers): its reader refuses every class and function, so a planted file can
+  at worst be rejected. (It was JSON; a pickle writes and reads in half the time.)
 * Both are dropped when the Python version or the installed libraries change (``engine.environment_stamp``).
 """
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import os
 import pickle
 import tempfile
@@ -47,6 +48,17 @@ _ALLOWED = {
 # entries). Those are checked by content hash instead.
 RACY_NS = 2_000_000_000
 COMPACT_SLACK = 2  # re-pack the shards when they hold more than twice the entries still in use
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Plain data only: no class, no function, no persistent reference."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in report cache")
+
+
+def data_loads(data: bytes) -> Any:
+    return _DataUnpickler(io.BytesIO(data)).load()
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -272,7 +284,8 @@ def _well_formed(index: Any, where: Any, shards: Any, sizes: Any) -> bool:
 class ReportCache:
     """The evaluated report of the last scan, reused while its fingerprint matches (see the module docstring)."""
 
-    NAME = "report-v1.json"
+    NAME = "report-v2.pickle"
+    OLD_NAMES = ("report-v1.json",)  # removed when a report is written
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
@@ -284,8 +297,8 @@ class ReportCache:
             return None
         try:
             with open(self.directory / self.NAME, "rb") as fh:
-                data = json.loads(fh.read())
-        except (OSError, ValueError):
+                data = data_loads(fh.read())
+        except Exception:  # missing, damaged or planted: evaluated afresh
             return None
         if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
             return None
@@ -304,10 +317,14 @@ class ReportCache:
         directory = self.directory
 
         def write() -> None:
-            blob = json.dumps({"fingerprint": fingerprint, "stamp_ns": stamp_ns,
-                               "racy": _racy_hashes(files, stamp_ns), "report": report},
-                              separators=(",", ":")).encode()
+            blob = pickle.dumps({"fingerprint": fingerprint, "stamp_ns": stamp_ns,
+                                 "racy": _racy_hashes(files, stamp_ns), "report": report}, protocol=5)
             _atomic_write(directory, ReportCache.NAME, lambda fh: fh.write(blob))
+            for old in ReportCache.OLD_NAMES:
+                try:
+                    os.unlink(directory / old)
+                except OSError:
+                    pass
 
         return in_background(write)
 
