@@ -4,6 +4,7 @@ exactly what a single process computes, waivers and suppressions included."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,19 @@ def test_evaluation_results_are_read_as_they_arrive(tmp_path: Path) -> None:
         assert got == {0: {"control_id": "a"}, 3: {"control_id": "b"}, 7: {"control_id": "c"}}
     finally:
         frames.close()
+
+
+def test_folders_of_killed_scans_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"prodready-parse-{int(dead.stdout)}-abc"
+    stale.mkdir()
+    (stale / "1-0.pickle").write_bytes(b"x")
+    alive = tmp_path / f"prodready-parse-{os.getppid()}-def"  # a running process's folder stays
+    alive.mkdir()
+    other = tmp_path / "something-else"
+    other.mkdir()
+    engine._remove_stale_folders(str(tmp_path))
+    assert not stale.exists() and alive.exists() and other.exists()

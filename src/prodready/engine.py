@@ -179,10 +179,35 @@ def _blob_folder() -> str | None:
 
     for where in ("/dev/shm", None):  # memory-backed where there is one
         try:
-            return tempfile.mkdtemp(prefix="prodready-parse-", dir=where)
+            folder = tempfile.mkdtemp(prefix=f"prodready-parse-{os.getpid()}-", dir=where)
         except OSError:
             continue
+        _remove_stale_folders(os.path.dirname(folder))
+        return folder
     return None
+
+
+def _remove_stale_folders(parent: str) -> None:
+    """Folders a killed scan left behind (named after its process id, which no longer runs)."""
+    import shutil
+
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        m = re.match(r"prodready-parse-(\d+)-", name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        path = os.path.join(parent, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # not ours to judge (another user's process, or gone meanwhile)
+            continue
 
 
 def _make_pool(workers: int, known: frozenset[str]) -> _Pool:
