@@ -183,7 +183,7 @@ def test_planted_cache_file_is_never_executed(tmp_path: Path) -> None:
 
 
 def test_capped_read_takes_whole_files_and_stops_at_the_cap(tmp_path: Path) -> None:
-    from prodready.engine import read_capped
+    from prodready.fdio import read_capped
 
     f = tmp_path / "f.yaml"
     for size in (0, 1, 4095, 4096, 70_000):

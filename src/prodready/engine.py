@@ -26,6 +26,7 @@ from .cache import ParseCache, ReportCache, content_hash
 from .config import Config, ConfigError, Waiver, load_config, load_waivers
 from .controls.base import CATEGORIES, SEVERITIES, Control, Outcome, all_controls
 from .discover import Discovery, discover
+from .fdio import read_capped, write_all
 from .model import Diagnostic, Project
 from .parse import Parsed, parse_bytes
 from .parsers.secretscan import DetectorProcess, candidate_starts, find_secrets
@@ -304,31 +305,6 @@ def _fill_secrets(pending: list[Parsed], detectors: DetectorProcess) -> None:
         p.secrets = found[n] if found is not None else find_secrets(p.text or "", p.rel)
 
 
-_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in never blocks
-
-
-def read_capped(path: str, cap: int) -> bytes:
-    """At most ``cap`` bytes of a file, read with a buffer the size of the file: ``open().read(cap)``
-    allocates ``cap`` bytes first, which for a 50 MB cap costs more than reading a small file. A file that
-    grows while it is read is read on, up to ``cap``."""
-    fd = os.open(path, _O_READ)
-    try:
-        want = min(os.fstat(fd).st_size + 1, cap)
-        data = os.read(fd, want)
-        if len(data) < want or len(data) >= cap:
-            return data
-        parts, got = [data], len(data)
-        while got < cap:
-            chunk = os.read(fd, min(cap - got, 1 << 20))
-            if not chunk:
-                break
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
-
-
 def _read_and_parse(job: tuple[str, str, str, int], cache: ParseCache | None = None,
                     known: set[str] | frozenset[str] = frozenset(), scan_secrets: bool = True,
                     seen: dict[str, Parsed] | None = None) -> tuple[str | None, Parsed | None]:
@@ -395,9 +371,7 @@ def _parse_chunk(chunk: tuple[int, list[tuple[str, str, str, int]]]):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                view = memoryview(blob)
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, blob)
             finally:
                 os.close(fd)
             return out, path
@@ -787,9 +761,7 @@ def _evaluate_all(project: Project, active: list[tuple[str, Control]], cfg: Conf
         try:
             while (i := take()) is not None:
                 frame = pickle.dumps((i, result(i)), protocol=5)
-                view = memoryview(len(frame).to_bytes(4, "big") + frame)
-                while view:
-                    view = view[os.write(out, view):]
+                write_all(out, len(frame).to_bytes(4, "big") + frame)
         finally:
             os.close(out)
 

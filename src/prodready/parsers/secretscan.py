@@ -9,13 +9,13 @@ import math
 import os
 import pickle
 import re
-import select
 import sys
 import time
 import types
 from contextlib import contextmanager
 from functools import lru_cache
 
+from ..fdio import read_all, write_all
 from ..secrets import WEAK_VALUE_RX, mask_value
 from ..textindex import FOLDS_TO_ASCII
 
@@ -259,10 +259,10 @@ class DetectorProcess:
                 os.close(jobs_w)
                 os.close(results_r)
                 _configured()
-                request = _read_all(jobs_r)
+                request = read_all(jobs_r)
                 items = pickle.loads(request) if request else []  # from our own parent, through a private pipe
                 if items:
-                    _write_all(results_w, pickle.dumps([find_secrets(text, name) for text, name in items]))
+                    write_all(results_w, pickle.dumps([find_secrets(text, name) for text, name in items]))
             except BaseException:
                 code = 1
             os._exit(code)
@@ -273,10 +273,10 @@ class DetectorProcess:
     def find_all(self, items: list[tuple[str, str]]) -> list[list[tuple[int, str, str]]] | None:
         """``find_secrets(text, name)`` for each (text, name) from the child, or None if it could not answer."""
         try:
-            _write_all(self.jobs, pickle.dumps(items, protocol=5))
+            write_all(self.jobs, pickle.dumps(items, protocol=5))
             os.close(self.jobs)
             self.jobs = -1
-            answer = _read_all(self.results, deadline=time.monotonic() + self.TIMEOUT_S)
+            answer = read_all(self.results, deadline=time.monotonic() + self.TIMEOUT_S)
             out = pickle.loads(answer) if answer else None
         except Exception:
             out = None
@@ -306,20 +306,3 @@ def _loaded_here() -> bool:
     return _configured.cache_info().currsize > 0
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_all(fd: int, deadline: float | None = None) -> bytes:
-    chunks = []
-    while True:
-        if deadline is not None:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError("secret detector process did not answer")
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
