@@ -26,6 +26,7 @@ from prodready.model import Project
 RENDER = Path(__file__).parent / "fixtures" / "render"
 OVERLAYS = RENDER / "kustomize-overlays"
 TRANSFORMERS = RENDER / "kustomize-transformers"
+REPLACEMENTS_ROOT = RENDER / "kustomize-replacements"
 HELM = RENDER / "helm-chart"
 
 
@@ -201,7 +202,7 @@ def _norm(o):
 
 
 @pytest.mark.parametrize("root,leaf", [(OVERLAYS, "deploy/overlays/prod"), (OVERLAYS, "deploy/overlays/staging"),
-                                       (TRANSFORMERS, "overlay")])
+                                       (TRANSFORMERS, "overlay"), (REPLACEMENTS_ROOT, "overlay")])
 def test_rendering_matches_kubectl_kustomize(root: Path, leaf: str) -> None:
     if not _kubectl_kustomize_works():
         pytest.skip("kubectl (with built-in kustomize) is not installed: parity with kustomize not checked")
@@ -290,6 +291,98 @@ def test_overlay_nested_inside_its_base_is_rendered_with_a_warning(tmp_path: Pat
     assert [(w.ref, w.replicas) for w in p.workloads] == [("Deployment/web (overlay k8s/overlays/prod)", 3)]
     warn = [d for d in p.diagnostics if d.kind == "kustomize-warning"]
     assert warn and warn[0].path == "k8s/overlays/prod/kustomization.yaml" and "refuses" in warn[0].message
+
+
+def _line(path: Path, needle: str) -> int:
+    """The (1-based) line of ``path`` that contains ``needle``."""
+    return next(i for i, text in enumerate(path.read_text().splitlines(), 1) if needle in text)
+
+
+def test_replacements_are_applied_and_replaced_fields_point_at_the_replacement() -> None:
+    p = load(REPLACEMENTS_ROOT)
+    assert not [d for d in p.diagnostics if d.kind.startswith("kustomize")], p.diagnostics
+    kfile = REPLACEMENTS_ROOT / "overlay" / "kustomization.yaml"
+    web = workload(p, "Deployment/shop/prod-web (overlay overlay)")
+    assert web.replicas == 3  # "3" from the ConfigMap, written into a number field
+    app, exporter = web.containers
+    # delimiter/index on both sides: only the tag changes; [name=web] is a regex, so web-exporter's too
+    assert (app.image.raw, exporter.image.raw) == ("ghcr.io/acme/web:2.4.1", "ghcr.io/acme/web-exporter:2.4.1")
+    # the replaced field points at the fieldPath of the replacement that set it, in the overlay
+    image_line = _line(kfile, "- spec.template.spec.containers.[name=web].image")
+    assert (app.raw.src_of("image"), app.raw.key_lines["image"]) == ("overlay/kustomization.yaml", image_line)
+    assert app.raw.src_of("name") == "base/deployment.yaml"  # what no replacement touched stays in the base
+    # the Service name (prefixed by the overlay) into env values; a field created with create: true
+    assert {e.name: e.value for e in app.env} == {"BACKEND_HOST": "prod-web", "RELEASE_CHANNEL": "stable"}
+    channel = next(e for e in app.env if e.name == "RELEASE_CHANNEL")
+    assert (channel.loc.path, channel.loc.line) == (
+        "overlay/kustomization.yaml", _line(kfile, "- spec.template.spec.containers.[name=web].env.[name=RELEASE"))
+    assert web.pod_labels == {"app": "web", "channel": "stable"} and web.selector == {"app": "web"}
+    # the reject kept the worker's own image (the BACKEND_HOST replacement selects it, though)
+    worker = workload(p, "Deployment/shop/prod-worker (overlay overlay)").containers[0]
+    assert worker.image.raw == "ghcr.io/acme/worker:3.1.0" and worker.raw.src_of("image") == "base/deployment.yaml"
+    assert [e.value for e in worker.env] == ["prod-web"]
+    # `- path: replacements.yaml`: a list selector in the source, the value located in that file
+    port = obj(p, "Service/shop/prod-web (overlay overlay)").raw["spec"]["ports"][0]
+    assert port["targetPort"] == 8080
+    assert (port.src_of("targetPort"), port.key_lines["targetPort"]) == (
+        "overlay/replacements.yaml", _line(REPLACEMENTS_ROOT / "overlay" / "replacements.yaml", "- spec.ports."))
+    assert not [o for o in p.k8s_objects if o.loc.path == "overlay/replacements.yaml" and o.rendered_by is None]
+
+
+def test_replacement_errors_are_reported_with_file_and_line_and_the_rest_still_renders(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "k/deploy.yaml": DEPLOY.format(name="web").replace("spec:\n", "spec:\n  replicas: 1\n", 1),
+        "k/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  replicas: '4'\n",
+        "k/kustomization.yaml": (
+            "resources: [deploy.yaml, config.yaml]\n"
+            "replacements:\n"
+            "  - source: {kind: ConfigMap, name: missing, fieldPath: data.replicas}\n"  # 3: source not found
+            "    targets: [{select: {kind: Deployment}, fieldPaths: [spec.replicas]}]\n"
+            "  - source: {kind: ConfigMap, name: settings, fieldPath: data.replicas}\n"
+            "    targets:\n"
+            "      - select: {kind: Deployment}\n"
+            "        fieldPaths:\n"
+            "          - spec.template.spec.containers.image\n"  # 9: a field name where there is a list
+            "          - spec.minReadySeconds\n"  # 10: missing, and no create
+            "          - spec.replicas\n"  # 11: fine
+            "  - source: {kind: Deployment, fieldPath: spec.template.spec.containers.0.image}\n"
+            "    targets: [{select: {kind: ConfigMap}, fieldPaths: [data.image], options: {create: true}}]\n"),
+    })
+    p = load(tmp_path)
+    errors = {(d.path, d.line): d.message for d in p.diagnostics if d.kind == "kustomize-error"}
+    assert set(errors) == {("k/kustomization.yaml", 3), ("k/kustomization.yaml", 9), ("k/kustomization.yaml", 10)}
+    assert "{kind=ConfigMap, name=missing} matches no resource" in errors[("k/kustomization.yaml", 3)]
+    assert "'image' names a field, but there is a list" in errors[("k/kustomization.yaml", 9)]
+    assert "spec.minReadySeconds not found" in errors[("k/kustomization.yaml", 10)]
+    assert not [d for d in p.diagnostics if d.kind == "kustomize-unsupported"]
+    # the other field paths and replacements still apply
+    web = workload(p, "Deployment/web (kustomization k)")
+    assert web.replicas == 4 and "minReadySeconds" not in web.raw["spec"]
+    assert obj(p, "ConfigMap/settings (kustomization k)").raw["data"]["image"] == "nginx:1.27"
+
+
+def test_replacements_from_files(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "k/deploy.yaml": DEPLOY.format(name="web"),
+        "k/kustomization.yaml": "resources: [deploy.yaml]\nreplacements:\n  - path: r.yaml\n  - path: t.yaml\n",
+        "k/r.yaml": ("# one replacement\nsourceValue: '1.10'\ntargets:\n  - select: {kind: Deployment}\n"
+                     "    fieldPaths:\n      - spec.template.spec.containers.[name=app].image\n"
+                     "    options: {delimiter: ':', index: 1}\n"),
+        # the configuration of a ReplacementTransformer: `kustomize build` takes it under `transformers:` only
+        "k/t.yaml": ("apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\nreplacements:\n"
+                     "  - source: {kind: Deployment, fieldPath: metadata.name}\n"
+                     "    targets: [{select: {kind: Deployment}, fieldPaths: [metadata.labels.app], "
+                     "options: {create: true}}]\n"),
+    })
+    p = load(tmp_path)
+    web = workload(p, "Deployment/web (kustomization k)")
+    c = web.containers[0]
+    assert c.image.raw == "nginx:1.10"  # the text of a sourceValue, not the number 1.1
+    assert (c.raw.src_of("image"), c.raw.key_lines["image"]) == ("k/r.yaml", 6)
+    assert web.raw["metadata"]["labels"] == {"app": "web"}
+    warn = [d for d in p.diagnostics if d.kind == "kustomize-warning"]
+    assert [(d.path, d.line) for d in warn] == [("k/kustomization.yaml", 4)] and "transformers" in warn[0].message
+    assert not [o for o in p.k8s_objects if o.loc.path in ("k/r.yaml", "k/t.yaml")]
 
 
 def test_controls_judge_each_overlay_as_rendered() -> None:
@@ -488,6 +581,13 @@ WEIRD_KUSTOMIZATIONS = [
     " 7, {literals: [x]}]\nsecretGenerator: [{name: s, behavior: merge}]\n",
     "resources: [deploy.yaml]\npatchesStrategicMerge: ['{kind: Deployment, metadata: {name: web}, $patch: delete}', 3]\n"
     "patchesJson6902: [{target: {kind: Deployment, name: web}, patch: '{not: a list}'}, {path: x.yaml}]\n",
+    "resources: [deploy.yaml]\nreplacements:\n  - 5\n  - {source: 3, targets: x}\n  - {path: [x]}\n"
+    "  - {source: {kind: Deployment, fieldPath: 'a.[b'}, targets: [{select: {}}]}\n"
+    "  - {sourceValue: [1], targets: [{select: {kind: Deployment}, fieldPaths: [spec, 'a.[x=(].b', '*'], "
+    "options: {index: x, delimiter: ':'}}, 7, {select: 1}]}\n"
+    "  - {source: {kind: Deployment, fieldPath: spec.template.spec.containers, options: {delimiter: ','}}, "
+    "targets: [{select: {kind: Deployment}, reject: [{labelSelector: 'a in (b'}, 3], fieldPaths: 'x'}]}\n",
+    "resources: [deploy.yaml]\nreplacements: just a string\n",
     "- a list at the top\n",
     "",
 ]

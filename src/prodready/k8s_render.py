@@ -6,13 +6,19 @@ it: resources (files and directories inside the scanned root only; cycles refuse
 ``configMapGenerator``/``secretGenerator``, then the transformers in kustomize's order —
 ``patchesStrategicMerge``, ``patches`` (strategic merge or JSON 6902, with ``target``), ``namespace``,
 ``namePrefix``/``nameSuffix`` (references to renamed objects follow), ``commonLabels``/``labels``,
-``commonAnnotations``, ``patchesJson6902``, ``replicas``, ``images``. What is deliberately simpler than
+``commonAnnotations``, ``patchesJson6902``, ``replicas``, ``images``, and last ``replacements`` (inline or
+``path:`` files; source by kind/name/namespace/group/version with ``fieldPath``, targets with ``select``/
+``reject``/``fieldPaths`` — list entries ``[name=x]``, indexes, ``*`` — and ``delimiter``/``index``/``create``
+options, with kustomize's quirks: ``[name=x]`` in a target is an unanchored regular expression, a field keeps its
+YAML type, a created field takes the type its text has). What kustomize would fail the build on is reported with
+the file and line of the replacement, and only that part is skipped. What is deliberately simpler than
 kustomize: generated ConfigMaps/Secrets get no content-hash suffix (references resolve by name either way);
-``replacements``, ``vars``, ``helmCharts`` and plugin generators/transformers are reported, not applied.
+``vars``, ``helmCharts`` and plugin generators/transformers are reported, not applied.
 
 Every rendered mapping is an :class:`RMap`: it remembers the file it came from and, for a field a patch or
 a transformer set, the file that set it, so evidence keeps pointing at a ``file:line`` — the original
-object's, or the overlay's where the overlay changed the field.
+object's, or the overlay's where the overlay changed the field (for a replacement: the line of the target's
+``fieldPaths`` entry, in the kustomization or in the replacement's file).
 
 **Helm** charts are rendered with ``helm template`` when ``helm`` is on PATH (local chart only: a timeout,
 ``--kube-version`` so no cluster is asked, ``--skip-tests``, never ``helm dependency update``). Otherwise —
@@ -25,6 +31,7 @@ diagnostic says so: a chart is never silently skipped.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import posixpath
 import re
@@ -217,6 +224,9 @@ class _Res:
     path: str
     line: int | None
     names: list[str] = field(default_factory=list)  # earlier names, before prefixes/suffixes
+    # earlier (name, namespace) pairs, one per namespace or prefix/suffix change: kustomize still selects an
+    # object by any of them (replacements)
+    prev: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -232,7 +242,7 @@ class _Res:
         return str(ns) if ns is not None else None
 
     def copy(self) -> _Res:
-        return _Res(clone(self.obj), self.path, self.line, list(self.names))
+        return _Res(clone(self.obj), self.path, self.line, list(self.names), list(self.prev))
 
 
 REMOTE_RX = re.compile(r"^(https?://|git@|ssh://|git::|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|\?version=")
@@ -399,7 +409,7 @@ class _Kustomize:
                 self.diag("kustomize-unresolved", krel, _item_line(comps, i), f"component {e} is not a directory")
                 continue
             res = self.build(hit[1], (*stack, kdir), base=res)
-        for key in ("replacements", "vars", "helmCharts", "helmChartInflationGenerator", "generators",
+        for key in ("vars", "helmCharts", "helmChartInflationGenerator", "generators",
                     "transformers", "validators"):
             if doc.get(key):
                 self.diag("kustomize-unsupported", krel, getattr(doc, "line_of", lambda _k: None)(key),
@@ -610,6 +620,9 @@ class _Kustomize:
             entry = _m(entry)
             if entry.get("name"):
                 self.set_images(res, entry, krel, _item_line(il, i))
+        # replacements: kustomize runs them after every other built-in transformer of the kustomization
+        if "replacements" in doc:
+            self.replacements(doc.get("replacements"), kdir, krel, line_of("replacements"), res)
         return res
 
     def patch_docs(self, kdir: str, krel: str, entry: Any, line: int | None, inline: bool | None = None
@@ -731,6 +744,8 @@ class _Kustomize:
                         s.put("namespace", ns, krel, line)
             if r.kind in CLUSTER_SCOPED:
                 continue
+            if r.namespace != ns:
+                r.prev.append((r.name, r.namespace))
             _child_map(r.obj, "metadata", krel, line).put("namespace", ns, krel, line)
 
     def rename(self, res: list[_Res], prefix: str, suffix: str, krel: str, line: int | None) -> None:
@@ -741,6 +756,7 @@ class _Kustomize:
             old = r.name
             new = f"{prefix}{old}{suffix}"
             r.names.append(old)
+            r.prev.append((old, r.namespace))
             _child_map(r.obj, "metadata", krel, line).put("name", new, krel, line)
             renames.setdefault(r.kind, {})[old] = new
         for r in res:
@@ -787,6 +803,161 @@ class _Kustomize:
                     c.put("image", new, krel, line)
                 else:
                     c["image"] = new
+
+    # -- replacements --
+    def replacements(self, entries: Any, kdir: str, krel: str, line: int | None, res: list[_Res]) -> None:
+        if not isinstance(entries, list):
+            if entries is not None:
+                self.diag("kustomize-error", krel, line, "replacements is not a list")
+            return
+        for rep, src, where in self.replacement_entries(entries, kdir, krel):
+            self.apply_replacement(res, rep, src, where)
+
+    def replacement_entries(self, entries: list, kdir: str, krel: str) -> list[tuple[dict, str, int | None]]:
+        """(replacement, the file that declares it, its line) of every entry: inline, or ``path:`` to a file
+        holding one replacement or a list of them."""
+        out: list[tuple[dict, str, int | None]] = []
+        for i, entry in enumerate(entries):
+            line = _item_line(entries, i)
+            if not isinstance(entry, dict):
+                self.diag("kustomize-error", krel, line, "replacements entry is not a mapping")
+                continue
+            unknown: list[str] = []
+            entry = _canonical_replacement(entry, unknown=unknown)
+            if unknown:  # the kustomization is decoded strictly: an unknown (misspelt) field fails the build
+                self.diag("kustomize-error", krel, line, f"replacement has an unknown field `{unknown[0]}`; "
+                          "`kustomize build` refuses it: not applied")
+                continue
+            if "path" not in entry:
+                out.append((entry, krel, line))
+                continue
+            if entry.get("source") is not None or entry.get("targets"):
+                self.diag("kustomize-error", krel, line, "replacements entry has both a path and an inline replacement")
+                continue
+            if not isinstance(entry["path"], str):
+                self.diag("kustomize-error", krel, line, "replacement path is not a file name")
+                continue
+            hit = self.resolve(kdir, entry["path"], krel, line)
+            if hit is None:
+                continue
+            if hit[0] != "file":
+                self.diag("kustomize-unresolved", krel, line, f"replacement {entry['path']} is a directory")
+                continue
+            rel = hit[1]
+            self.result.consumed.add(rel)
+            f = self.parsed.get(rel)
+            data = f.data if f is not None else None
+            docs = [(d.data, d.line) for d in data] if isinstance(data, list) and all(hasattr(d, "data") for d in data) \
+                else [(data, 1)]  # JSON
+            content, first = docs[0] if docs else (None, None)
+            if isinstance(content, dict) and content.get("kind") == "ReplacementTransformer" \
+                    and isinstance(content.get("replacements"), list):
+                self.diag("kustomize-warning", krel, line,
+                          f"{rel} is a ReplacementTransformer configuration: `kustomize build` takes it under "
+                          "`transformers:`, and under `replacements:` fails (\"replacements must specify a source and "
+                          "at least one target\") — applied anyway")
+                content = content["replacements"]
+            # a file is decoded leniently: fields kustomize does not know are ignored
+            if isinstance(content, list):
+                for j, rep in enumerate(content):
+                    if isinstance(rep, dict):
+                        out.append((_canonical_replacement(rep), rel, _item_line(content, j)))
+                    else:
+                        self.diag("kustomize-error", rel, _item_line(content, j), "replacement is not a mapping")
+            elif isinstance(content, dict):
+                out.append((_canonical_replacement(content), rel, getattr(content, "line", None) or first))
+            else:
+                why = "could not be read as YAML" if content is None else "holds neither a replacement nor a list of them"
+                self.diag("kustomize-unresolved", krel, line, f"replacement file {rel} {why}")
+        return out
+
+    def apply_replacement(self, res: list[_Res], rep: dict, src: str, line: int | None) -> None:
+        """Copy the source value into every target field, as kustomize's ReplacementTransformer does. What kustomize
+        would fail the build on is reported (file and line of the replacement) and that part is skipped."""
+        def line_of(node: Any, key: str, default: int | None) -> int | None:
+            return (node.line_of(key) if hasattr(node, "line_of") else None) or default
+
+        source, literal, targets = rep.get("source"), rep.get("sourceValue"), rep.get("targets")
+        if (source is None and literal is None) or not isinstance(targets, list) or not targets:
+            self.diag("kustomize-error", src, line, "a replacement needs a source and at least one target")
+            return
+        if source is not None and literal is not None:
+            self.diag("kustomize-error", src, line, "a replacement has either a source or a sourceValue, not both")
+            return
+        sline = line_of(rep, "source", line)
+        try:
+            # sourceValue (newer kustomize) is untyped text, typed like a field kustomize creates
+            value = _Text(str(literal)) if source is None else self.replacement_source(res, source)
+        except _ReplacementError as exc:
+            self.diag("kustomize-error", src, sline, f"replacement source: {exc}")
+            return
+        for i, target in enumerate(targets):
+            tline = _item_line(targets, i) or line
+            if not isinstance(target, dict) or not isinstance(target.get("select"), dict):
+                self.diag("kustomize-error", src, tline, "replacement target without a select")
+                continue
+            options = _m(target.get("options"))
+            paths = target.get("fieldPaths")
+            if paths is None:
+                paths = ["metadata.name"]  # kustomize's default
+            if not isinstance(paths, list):
+                self.diag("kustomize-error", src, tline, "replacement target fieldPaths is not a list")
+                continue
+            for r in self.replacement_targets(res, target):
+                for j, fp in enumerate(paths):
+                    fline = _item_line(paths, j) if isinstance(paths, YList) else tline
+                    try:
+                        _replace_field(r.obj, str(fp), value, options, src, fline)
+                    except _ReplacementError as exc:
+                        self.diag("kustomize-error", src, fline, f"replacement target {r.kind} {r.name}: {exc}")
+
+    def replacement_source(self, res: list[_Res], source: Any) -> Any:
+        """The value a replacement copies: the source object must be exactly one; its field must hold a value."""
+        if not isinstance(source, dict):
+            raise _ReplacementError("source is not a mapping")
+        hits = [r for r in res if any(_id_selected(i, source) for i in _res_ids(r))]
+        if not hits:
+            raise _ReplacementError(f"{_describe(source)} matches no resource")
+        if len(hits) > 1:
+            raise _ReplacementError(f"{_describe(source)} matches more than one resource ("
+                                    + ", ".join(f"{r.kind} {r.name}" for r in hits[:4]) + ")")
+        fp = str(source.get("fieldPath") or "metadata.name")
+        slots = _field_slots(hits[0].obj, _split_field_path(fp), create=False, exact=True, src="", line=None)
+        value = slots[0][0][slots[0][1]] if slots else None
+        if value is None or value == {} or value == []:  # kustomize treats null and empty as missing
+            raise _ReplacementError(f"fieldPath {fp} is missing in {hits[0].kind} {hits[0].name}")
+        options = _m(source.get("options"))
+        if options.get("delimiter"):
+            if isinstance(value, (dict, list)):
+                raise _ReplacementError("options.delimiter needs a scalar value")
+            index = _option_index(options)
+            pieces = _scalar_text(value).split(str(options["delimiter"]))
+            if not 0 <= index < len(pieces):
+                raise _ReplacementError(f"options.index {index} is out of bounds for value {_scalar_text(value)}")
+            value = pieces[index] if isinstance(value, str) else _resolve_scalar(pieces[index])
+        return value
+
+    def replacement_targets(self, res: list[_Res], target: dict) -> list[_Res]:
+        """The objects ``select`` takes and no ``reject`` drops. Ids are compared exactly (no regex), each of an
+        object's ids counts (its names and namespaces before this build changed them too), and a reject's label
+        or annotation selector drops an object by itself, whatever the rest of that reject says."""
+        select = target["select"]
+        rejects = [x for x in _l(target.get("reject")) if isinstance(x, dict)]
+        out = []
+        for r in res:
+            meta = _m(r.obj.get("metadata"))
+            if not _meta_selected(select, meta):
+                continue
+            if any((rj.get("labelSelector") or rj.get("annotationSelector")) and _meta_selected(rj, meta)
+                   for rj in rejects):
+                continue
+            ids = _res_ids(r)
+            if not any(_id_selected(i, select) for i in ids):
+                continue
+            if any(not _id_empty(rj) and _id_selected(i, rj) for rj in rejects for i in ids):
+                continue
+            out.append(r)
+        return out
 
 
 def _b64(data: RMap) -> RMap:
@@ -1191,6 +1362,292 @@ def json6902(obj: RMap, op: Any, src: str, line: int | None) -> None:
             raise _PatchError(f"test failed at {op.get('path')}")
     else:
         raise _PatchError(f"unknown op {kind!r}")
+
+
+# --- replacements -------------------------------------------------------------------------------
+
+class _ReplacementError(Exception):
+    pass
+
+
+class _Text(str):
+    """A ``sourceValue``: text without a YAML type of its own (it takes the type of the field it lands in)."""
+
+
+# kustomize's replacement schema: field -> the schema of its value ("" = a scalar; [x] = a list of x)
+_REPLACEMENT_SCHEMA: dict[str, dict[str, Any]] = {
+    "replacement": {"path": "", "source": "source", "sourceValue": "", "targets": ["target"]},
+    "source": {"group": "", "version": "", "kind": "", "name": "", "namespace": "", "fieldPath": "",
+               "options": "options"},
+    "target": {"select": "selector", "reject": ["selector"], "fieldPaths": "", "options": "options"},
+    "selector": {"group": "", "version": "", "kind": "", "name": "", "namespace": "", "labelSelector": "",
+                 "annotationSelector": ""},
+    "options": {"delimiter": "", "index": "", "create": ""},
+}
+
+
+def _canonical_replacement(node: Any, schema: str = "replacement", where: str = "",
+                           unknown: list[str] | None = None) -> Any:
+    """A replacement with its field names spelt as kustomize's schema spells them (kustomize decodes it as JSON,
+    which matches field names case-insensitively: ``fieldpath`` is ``fieldPath``); fields the schema does not
+    have are left out and listed in ``unknown`` (dotted). Lines are kept."""
+    if not isinstance(node, dict):
+        return node
+    fields = _REPLACEMENT_SCHEMA[schema]
+    lower = {k.lower(): k for k in fields}
+    out = YMap()
+    out.line = getattr(node, "line", None)
+    key_lines = getattr(node, "key_lines", {})
+    for key, value in node.items():
+        name = key if key in fields else lower.get(str(key).lower())
+        if name is None:
+            if unknown is not None:
+                unknown.append(f"{where}{key}")
+            continue
+        sub = fields[name]
+        if isinstance(sub, list) and isinstance(value, list):
+            seq = YList(_canonical_replacement(v, sub[0], f"{where}{name}[{i}].", unknown) for i, v in enumerate(value))
+            seq.line, seq.item_lines = getattr(value, "line", None), list(getattr(value, "item_lines", []))
+            value = seq
+        elif isinstance(sub, str) and sub:
+            value = _canonical_replacement(value, sub, f"{where}{name}.", unknown)
+        out[name] = value
+        if key in key_lines:
+            out.key_lines[name] = key_lines[key]
+    return out
+
+
+def _res_ids(r: _Res) -> list[tuple[str, str, str, str, str]]:
+    """(group, version, kind, name, namespace) of an object now and before its renames and namespace changes."""
+    api = str(r.obj.get("apiVersion", ""))
+    group, version = api.split("/", 1) if "/" in api else ("", api)
+    return [(group, version, r.kind, name, ns or "") for name, ns in [(r.name, r.namespace), *r.prev]]
+
+
+def _id_selected(rid: tuple[str, str, str, str, str], sel: dict) -> bool:
+    """Every id field the selector sets is equal (no regex here, unlike patch targets); the namespace
+    ``default`` equals no namespace."""
+    for key, have in zip(("group", "version", "kind", "name"), rid[:4], strict=True):
+        want = sel.get(key)
+        if want not in (None, "") and str(want) != have:
+            return False
+    want_ns = sel.get("namespace")
+    return want_ns in (None, "") or (str(want_ns) or "default") == (rid[4] or "default")
+
+
+def _id_empty(sel: dict) -> bool:
+    return all(sel.get(k) in (None, "") for k in ("group", "version", "kind", "name", "namespace"))
+
+
+def _meta_selected(sel: dict, meta: dict) -> bool:
+    for key, field_ in (("labelSelector", "labels"), ("annotationSelector", "annotations")):
+        if sel.get(key) and not _selector_match(str(sel[key]), _m(meta.get(field_))):
+            return False
+    return True
+
+
+def _option_index(options: dict) -> int:
+    index = options.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise _ReplacementError(f"options.index {index!r} is not a number")
+    return index
+
+
+def _split_field_path(path: str) -> list[str]:
+    """A replacement fieldPath split at its dots: ``\\.`` escapes a dot, a bracketed part keeps its dots
+    (``[name=a.b]``), and brackets without ``=`` only quote a key (``metadata.annotations.[example.com/x]``)."""
+    pieces: list[str] = []
+    for piece in path.split("."):
+        if pieces and pieces[-1].endswith("\\"):
+            pieces[-1] = pieces[-1][:-1] + "." + piece
+        else:
+            pieces.append(piece)
+    parts: list[str] = []
+    inside = False
+    for piece in pieces:
+        if inside:
+            parts[-1] += "." + piece
+        else:
+            parts.append(piece)
+        inside = parts[-1].startswith("[") and not parts[-1].endswith("]")
+    if inside or not parts or any(not p.strip() for p in parts):
+        raise _ReplacementError(f"fieldPath {path!r} is not a valid path")
+    return [p[1:-1] if p.startswith("[") and p.endswith("]") and "=" not in p else p.strip() for p in parts]
+
+
+def _is_entry_selector(part: str) -> bool:
+    return part.startswith("[") and part.endswith("]") and "=" in part
+
+
+def _is_index(part: str) -> bool:
+    return re.fullmatch(r"[0-9]+", part) is not None
+
+
+def _entry_matches(item: Any, field_: str, want: str, exact: bool) -> bool:
+    """``[field=want]`` (``[=want]`` for a list of scalars). A target's ``want`` is a regular expression searched
+    anywhere in the value, as kustomize does: ``[name=app]`` also takes a container named ``app-sidecar``."""
+    if field_:
+        if not isinstance(item, dict) or field_ not in item:
+            return False
+        item = item[field_]
+    if item is None or isinstance(item, (dict, list)):
+        return False
+    text = _scalar_text(item)
+    if exact:
+        return text == want
+    try:
+        return re.search(want, text) is not None
+    except re.error as exc:
+        raise _ReplacementError(f"[{field_}={want}] is not a valid regular expression ({exc})") from None
+
+
+def _new_node(is_list: bool, src: str, line: int | None) -> RMap | RList:
+    node: RMap | RList = RList() if is_list else RMap()
+    node.src, node.line = src, line
+    return node
+
+
+def _field_slots(node: Any, parts: list[str], create: bool, exact: bool, src: str, line: int | None
+                 ) -> list[tuple[Any, Any]]:
+    """The (mapping, key) or (list, index) pairs a split fieldPath reaches. A target may go through ``*`` (every
+    element of a list) and, with ``create``, adds the maps, lists and ``[field=value]`` entries that are missing;
+    a source (``exact``) takes the first entry whose field equals the value."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        if head == "*" and not exact:
+            hits = list(range(len(node)))
+        elif _is_index(head):
+            if int(head) >= len(node):
+                raise _ReplacementError(f"index {head} is out of range: the list has {len(node)} elements")
+            hits = [int(head)]
+        elif _is_entry_selector(head):
+            field_, want = head[1:-1].split("=", 1)
+            hits = [i for i, item in enumerate(node) if _entry_matches(item, field_, want, exact)]
+            hits = hits[:1] if exact else hits
+            if not hits and create:
+                entry: Any = _resolve_scalar(want)
+                if field_:
+                    entry = _new_node(False, src, line)
+                    entry.put(field_, _resolve_scalar(want), src, line)
+                node.append(entry)
+                if isinstance(node, YList):
+                    node.item_lines.append(line)  # type: ignore[arg-type]
+                hits = [len(node) - 1]
+        else:
+            raise _ReplacementError(f"{head!r} names a field, but there is a list")
+        out: list[tuple[Any, Any]] = []
+        for i in hits:
+            out += _field_slots(node[i], rest, create, exact, src, line) if rest else [(node, i)]
+        return out
+    if isinstance(node, dict):
+        if head == "*" or _is_entry_selector(head):
+            raise _ReplacementError(f"{head} selects list elements, but there is a mapping")
+        if not rest:
+            return [(node, head)] if head in node or create else []
+        child = node.get(head)
+        if child is None and create:
+            child = _new_node(rest[0] == "*" or _is_index(rest[0]) or _is_entry_selector(rest[0]), src, line)
+            _set_field(node, head, child, src, line)
+        return [] if child is None else _field_slots(child, rest, create, exact, src, line)
+    raise _ReplacementError(f"{head!r} goes into a scalar value")
+
+
+def _set_field(container: Any, key: Any, value: Any, src: str, line: int | None) -> None:
+    """Set a mapping field or a list element and attribute it to the replacement (``src``:``line``). A scalar list
+    element keeps its line: a list remembers one file for all its elements."""
+    if isinstance(container, RMap):
+        container.put(key, value, src, line)
+        return
+    container[key] = value
+    if isinstance(container, YList) and isinstance(value, dict) and key < len(container.item_lines):
+        container.item_lines[key] = line  # type: ignore[call-overload]
+
+
+def _replace_field(obj: RMap, path: str, value: Any, options: dict, src: str, line: int | None) -> None:
+    """Write a replacement's value at one target fieldPath of ``obj``, the way kustomize does: a scalar field
+    keeps its type (text into a string; a number or boolean only when the text is one, else kustomize fails); a
+    field that is created, or a mapping or list that is replaced, takes the source's value; ``delimiter`` and
+    ``index`` replace one piece of the field's text (index < 0 prepends, past the end appends)."""
+    create = options.get("create") is True
+    slots = _field_slots(obj, _split_field_path(path), create, False, src, line)
+    if not slots:
+        raise _ReplacementError(f"field {path} not found" + ("" if create else " (options.create adds it)"))
+    delimiter = options.get("delimiter")
+    for container, key in slots:
+        exists = not isinstance(container, dict) or key in container
+        cur = container[key] if exists else None
+        if exists and isinstance(cur, (dict, list)) or not exists and isinstance(value, (dict, list)):
+            if delimiter:
+                raise _ReplacementError("options.delimiter needs a scalar field and a scalar value")
+            new = _resolve_scalar(value) if isinstance(value, _Text) else value
+            _set_field(container, key, clone(plain(new), src, fixed_line=line), src, line)
+            continue
+        text = _scalar_text(value)  # a mapping or list copied into a scalar field leaves an empty text
+        if delimiter:
+            pieces = (_scalar_text(cur) if exists else "").split(str(delimiter))
+            index = _option_index(options)
+            if index < 0:
+                pieces.insert(0, text)
+            elif index >= len(pieces):
+                pieces.append(text)
+            else:
+                pieces[index] = text
+            text = str(delimiter).join(pieces)
+        _set_field(container, key, _typed_like(cur, text) if exists else _resolve_scalar(text), src, line)
+
+
+_INT_RX = re.compile(r"[-+]?[0-9]+")
+_FLOAT_RX = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_SPECIAL_FLOATS = {".inf": math.inf, ".Inf": math.inf, ".INF": math.inf, "+.inf": math.inf, "-.inf": -math.inf,
+                   "-.Inf": -math.inf, "-.INF": -math.inf, ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
+
+
+def _scalar_text(v: Any) -> str:
+    """A scalar as kustomize reads it (the YAML text; null is empty). Mappings and lists have no text."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None or isinstance(v, (dict, list)):
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ".nan"
+        return repr(v) if not math.isinf(v) else (".inf" if v > 0 else "-.inf")
+    return str(v)
+
+
+def _resolve_scalar(text: str) -> Any:
+    """The value of plain ``text`` under YAML 1.2's core schema: the type kustomize gives a field it creates."""
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        return text.lower() == "true"
+    if _INT_RX.fullmatch(text):
+        return int(text)
+    if re.fullmatch(r"0x[0-9a-fA-F]+|0o[0-7]+", text):
+        return int(text[2:], 16 if text[1] == "x" else 8)
+    if _FLOAT_RX.fullmatch(text):
+        return float(text)
+    return _SPECIAL_FLOATS.get(text, str(text))
+
+
+def _typed_like(cur: Any, text: str) -> Any:
+    """``text`` written into the existing scalar ``cur``: a string takes it as it is; a number, boolean or null
+    keeps its type, so the text must be one of those (kustomize fails to decode it otherwise)."""
+    if isinstance(cur, bool):
+        ok: tuple[type, ...] = (bool,)
+    elif isinstance(cur, int):
+        ok = (int,)
+    elif isinstance(cur, float):
+        ok = (int, float)
+    elif cur is None:
+        ok = (type(None),)
+    else:
+        return text
+    new = _resolve_scalar(text)
+    if isinstance(new, ok) and not (isinstance(new, bool) and bool not in ok):
+        return new
+    kind = "null" if cur is None else type(cur).__name__
+    raise _ReplacementError(f"{text!r} cannot replace the {kind} value {_scalar_text(cur) or 'null'}")
 
 
 # --- Helm ---------------------------------------------------------------------------------------
