@@ -615,3 +615,40 @@ def test_waiver_without_the_overlay_covers_every_rendering(tmp_path: Path) -> No
     assert pinned["status"] == "pass" and len(pinned["waived"]) == 1
     assert "(overlay deploy/overlays/staging)" in pinned["waived"][0]["resource"]
     assert not [d for d in report["diagnostics"] if d["kind"] == "waiver-unmatched"]
+
+
+def test_kustomization_regular_expressions_cannot_hang_the_scan(tmp_path: Path) -> None:
+    """Patch targets and replacement list selectors are regular expressions from the repository: matched as
+    kustomize matches them (Go's RE2, linear time), a pathological one costs nothing. With a backtracking
+    matcher these two take hours on a 40-letter name; the scan runs in a child so a regression fails here."""
+    import sys
+
+    name = "a" * 40 + "x"
+    _write(tmp_path, {
+        "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+        "base/deploy.yaml": (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n"
+                             f"  template:\n    spec:\n      containers:\n        - name: {name}\n"
+                             "          image: nginx:1.27\n"),
+        "overlay/kustomization.yaml": (
+            "resources: [../base]\n"
+            "patches:\n"
+            "  - target: {kind: Deployment, name: '(a+)+$'}\n"
+            "    patch: |-\n"
+            "      - op: add\n"
+            "        path: /metadata/labels\n"
+            "        value: {patched: 'yes'}\n"
+            "replacements:\n"
+            "  - source: {kind: Deployment, fieldPath: metadata.name}\n"
+            "    targets:\n"
+            "      - select: {kind: Deployment}\n"
+            "        fieldPaths: ['spec.template.spec.containers.[name=(a|aa)+$].image']\n"),
+    })
+    code = ("import sys; from pathlib import Path; from prodready.engine import scan, ScanOptions; "
+            "r = scan(Path(sys.argv[1]), ScanOptions(use_cache=False)); print(r['files']['total'])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+    p = load(tmp_path)
+    (w,) = p.workloads
+    assert "patched" not in (w.raw.get("metadata") or {}).get("labels", {})  # (a+)+$ does not match ...x
+    assert w.containers[0].image.raw == "nginx:1.27"  # nor does (a|aa)+$

@@ -37,6 +37,7 @@ import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .model import Diagnostic
@@ -979,12 +980,25 @@ def _describe(target: dict) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+@lru_cache(maxsize=512)
+def _go_regex(pattern: str) -> Any:
+    """A regular expression from a kustomization, compiled as kustomize compiles it: Go's RE2 syntax, matched in
+    linear time (google-re2), so a pattern planted in a repository cannot make the scan backtrack for ever the
+    way Python's ``re`` would on ``(a+)+$``. None when RE2 refuses the pattern."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error:
+        return None
+
+
 def _rx_full(pattern: Any, value: str) -> bool:
     p = str(pattern)
-    try:
-        return re.fullmatch(p, value) is not None
-    except re.error:
-        return p == value
+    rx = _go_regex(p)
+    return rx.fullmatch(value) is not None if rx is not None else p == value
 
 
 def _selector_match(selector: str, labels: dict) -> bool:
@@ -1495,10 +1509,10 @@ def _entry_matches(item: Any, field_: str, want: str, exact: bool) -> bool:
     text = _scalar_text(item)
     if exact:
         return text == want
-    try:
-        return re.search(want, text) is not None
-    except re.error as exc:
-        raise _ReplacementError(f"[{field_}={want}] is not a valid regular expression ({exc})") from None
+    rx = _go_regex(want)
+    if rx is None:
+        raise _ReplacementError(f"[{field_}={want}] is not a valid regular expression")
+    return rx.search(text) is not None
 
 
 def _new_node(is_list: bool, src: str, line: int | None) -> RMap | RList:
