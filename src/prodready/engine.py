@@ -264,7 +264,9 @@ class _EarlyParse:
         self.found += 1
         if sf.size <= self.max_bytes:
             self.waiting.append((sf.rel, sf.abspath, sf.kind, self.max_bytes))
-            if len(self.waiting) >= self.CHUNK and self.found >= PARALLEL_MIN_FILES:
+            n = len(self.waiting)
+            # while the workers are busy, files pile up here: whether one has finished is asked every 64 files
+            if n >= self.CHUNK and self.found >= PARALLEL_MIN_FILES and (n == self.CHUNK or n % 64 == 0):
                 self._send()
 
     def _send(self) -> None:
